@@ -1,0 +1,5 @@
+"""``python -m memsleuth``."""
+
+from memsleuth.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""One error hierarchy for memsleuth.
+
+Every error a user can meet is a :class:`MemsleuthError`; the CLI maps the
+class to an exit status in one place (``cli/main.py``).  Anything else that
+escapes is a bug and is reported as such.
+"""
+
+from __future__ import annotations
+
+
+class MemsleuthError(Exception):
+    """Base of every error memsleuth raises on purpose."""
+
+
+class SourceError(MemsleuthError):
+    """A kernel file could not be turned into a record."""
+
+
+class ParseError(SourceError):
+    """The text of a kernel file is not in any format we know.
+
+    ``source`` names the file (``proc/meminfo``); ``detail`` says what was wrong
+    with it, e.g. the offending line.
+    """
+
+    def __init__(self, source: str, detail: str) -> None:
+        super().__init__(f"cannot parse {source}: {detail}")
+        self.source = source
+        self.detail = detail
+
+
+class SourceMissing(SourceError):
+    """The file does not exist on this kernel or in this bundle."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: not present on this host or in this bundle")
+        self.path = path
+
+
+class AccessDenied(SourceError):
+    """The file exists but we may not read it (EACCES/EPERM): run as root."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path}: permission denied (run as root to read it)")
+        self.path = path
+
+
+class ProcessGone(SourceError):
+    """The process exited (or its PID was reused) while we were reading it."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(f"process {pid} exited while it was being read")
+        self.pid = pid
+
+
+class BundleError(MemsleuthError):
+    """A bundle is truncated, corrupt, or not a memsleuth bundle at all."""
+
+
+class UsageError(MemsleuthError):
+    """The command line asks for something that cannot be done."""
+
+
+class StoreError(MemsleuthError):
+    """The embedded store cannot be read or written."""
+
+
+class SchemaMismatch(StoreError):
+    """The store was written by a schema version this build cannot read."""
+
+
+class FleetError(MemsleuthError):
+    """The Prometheus-compatible API failed or answered something unusable."""

@@ -1,0 +1,1 @@
+"""One consistent capture of the machine: system files, then processes, then cgroups."""

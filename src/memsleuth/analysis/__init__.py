@@ -1,0 +1,1 @@
+"""Pure functions over parsed records and series: no I/O, no rendering."""

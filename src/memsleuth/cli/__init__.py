@@ -1,0 +1,1 @@
+"""The ``memsleuth`` command line: a thin layer over snapshot, analysis and views."""

@@ -147,7 +147,7 @@ class _TarBackend:
         try:
             with tarfile.open(path, "r:*") as tar:
                 for member in tar:
-                    name = member.name.lstrip("./")
+                    name = member.name.removeprefix("./").rstrip("/")
                     if not name or name.startswith("/") or ".." in name.split("/"):
                         raise BundleError(f"{path}: unsafe member name {member.name!r}")
                     self._add_parents(name)

@@ -1,0 +1,98 @@
+"""The layers import only downward (CONTRIBUTING.md), and collection stays light."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "memsleuth"
+
+#: layer -> layers it may import (besides itself)
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "units": set(),
+    "host": {"errors", "units"},
+    "sources": {"errors", "units"},
+    "snapshot": {"host", "sources", "errors", "units"},
+    "analysis": {"snapshot", "sources", "host", "errors", "units"},
+    "views": {"analysis", "snapshot", "sources", "host", "errors", "units"},
+    "cli": {"views", "analysis", "snapshot", "sources", "host", "errors", "units", "__init__"},
+    "__init__": {"host", "snapshot", "errors", "units"},
+    "__main__": {"cli"},
+}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+            if node.module == "memsleuth":
+                names = [f"memsleuth.{a.name}" for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "memsleuth":
+                out.add(parts[1] if len(parts) > 1 else "__init__")
+    return out
+
+
+def test_every_layer_imports_only_downward() -> None:
+    violations = []
+    files = sorted(SRC.rglob("*.py"))
+    assert files, "no sources found"
+    for path in files:
+        layer = _layer(path)
+        allowed = ALLOWED.get(layer)
+        assert allowed is not None, f"{path}: layer {layer!r} is not in the table"
+        for target in _imports(path) - {layer}:
+            if target not in allowed:
+                violations.append(f"{path.relative_to(SRC)} imports memsleuth.{target}")
+    assert not violations, "upward imports:\n" + "\n".join(violations)
+
+
+def test_sources_use_only_the_standard_library() -> None:
+    stdlib = set(sys.stdlib_module_names)
+    for path in sorted((SRC / "sources").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                mods = [a.name.split(".")[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                mods = [node.module.split(".")[0]]
+            else:
+                continue
+            for mod in mods:
+                assert mod in stdlib or mod == "memsleuth", f"{path.name} imports {mod}"
+
+
+def test_the_layer_checker_catches_an_upward_import(tmp_path: Path) -> None:
+    bad = SRC / "sources" / "_layer_probe_tmp.py"
+    bad.write_text("from memsleuth.cli.main import main\n")
+    try:
+        assert "cli" in _imports(bad)
+        assert "cli" not in ALLOWED["sources"]
+    finally:
+        bad.unlink()
+
+
+def test_collection_path_does_not_import_rich_or_numpy() -> None:
+    code = (
+        "import sys\n"
+        "from memsleuth import Host, capture\n"
+        "capture(Host.open())\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'numpy'))\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"collection imported: {out.stdout.strip()}"

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "top": ("memsleuth.cli.commands.top", "per process VIRT RES SHR PSS USS SWAP; group like smem"),
     "ps": ("memsleuth.cli.commands.top", "alias of top"),
     "smaps": ("memsleuth.cli.commands.smaps", "per-mapping memory of one process (pmap -X style)"),
+    "maps": ("memsleuth.cli.commands.maps", "process layout: text, data, bss, heap, stack, libs"),
     "capture": ("memsleuth.cli.commands.capture", "write a bundle of every raw file a diagnosis needs"),
 }
 

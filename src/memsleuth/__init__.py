@@ -20,7 +20,7 @@ from memsleuth.host import Host
 from memsleuth.snapshot.capture import capture
 from memsleuth.snapshot.model import Snapshot
 
-__version__ = "0.1.0"
+from memsleuth.version import __version__
 
 __all__ = [
     "AccessDenied",

@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ps": ("memsleuth.cli.commands.top", "alias of top"),
     "smaps": ("memsleuth.cli.commands.smaps", "per-mapping memory of one process (pmap -X style)"),
     "maps": ("memsleuth.cli.commands.maps", "process layout: text, data, bss, heap, stack, libs"),
+    "translate": ("memsleuth.cli.commands.translate", "virtual address -> page tables -> PFN, flags, node"),
+    "faults": ("memsleuth.cli.commands.faults", "page fault rates, demand paging, copy-on-write"),
     "capture": ("memsleuth.cli.commands.capture", "write a bundle of every raw file a diagnosis needs"),
 }
 
@@ -84,7 +86,7 @@ def _top_parser() -> argparse.ArgumentParser:
 
 
 def _version() -> str:
-    from memsleuth import __version__
+    from memsleuth.version import __version__
 
     return f"memsleuth {__version__}"
 
@@ -130,10 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         name = "status"
     if name not in COMMANDS:
         _top_parser().error(f"unknown command {name!r} (see 'memsleuth --help')")
-    module: Command = importlib.import_module(COMMANDS[name][0])  # type: ignore[assignment]
+    module: Command = importlib.import_module(COMMANDS[name][0])
     parser = build_command_parser(name, module)
     args = parser.parse_args(rest)
-    args.command = name
+    args.subcommand = name
 
     from memsleuth.cli.env import Env
     from memsleuth.errors import MemsleuthError

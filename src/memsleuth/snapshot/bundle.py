@@ -9,6 +9,7 @@ read live and never stored.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -50,7 +51,7 @@ def iter_members(snap: Snapshot) -> Iterator[tuple[str, bytes]]:
 
 
 def metadata(snap: Snapshot) -> dict[str, object]:
-    from memsleuth import __version__
+    from memsleuth.version import __version__
 
     missing = dict(snap.missing)
     for proc in snap.processes:
@@ -101,10 +102,8 @@ def write_bundle(snap: Snapshot, path: str | os.PathLike[str]) -> int:
                         tar.addfile(info)
         os.replace(tmp, target)
     except BaseException:
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        except FileNotFoundError:
-            pass
         raise
     return count
 

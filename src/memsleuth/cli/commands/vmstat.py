@@ -1,0 +1,67 @@
+"""``memsleuth vmstat``."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from memsleuth.cli.env import Env
+
+HELP = """\
+vmstat(8): processes, memory (KiB), swap and block I/O (KiB/s), interrupts,
+context switches and CPU shares.  The first row is the average since boot,
+then one row per interval, exactly as vmstat prints them.  --mem adds the
+slab size and its change, dentries (and negative dentries where the kernel
+counts them), and page-fault rates."""
+
+EXAMPLES = """\
+  memsleuth vmstat
+  memsleuth vmstat 2 5
+  memsleuth vmstat --mem 5
+  memsleuth vmstat 1 3 --json"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("interval", nargs="?", type=float, help="seconds between rows")
+    parser.add_argument("count", nargs="?", type=int, help="number of rows (default: forever)")
+    parser.add_argument("--mem", action="store_true",
+                        help="add slab, dentry and page-fault columns")
+
+
+def run(args: argparse.Namespace, env: Env) -> int:
+    from memsleuth.analysis.vmstat import FILES, VmstatPoint, point, row
+    from memsleuth.errors import UsageError
+    from memsleuth.views.common import host_json
+    from memsleuth.views.vmstat import format_row, header_lines, row_json
+
+    if args.interval is not None and args.interval <= 0:
+        raise UsageError("interval must be positive")
+    if args.count is not None and args.count < 1:
+        raise UsageError("count must be at least 1")
+    count = args.count if args.count is not None else (1 if args.interval is None else None)
+    if not env.host().live:
+        count = 1  # a bundle is one moment: only the since-boot row exists
+
+    rows = []
+    prev: VmstatPoint | None = None
+    n = 0
+    while count is None or n < count:
+        if n:
+            time.sleep(args.interval)
+        cur = point(env.snapshot(processes=False, cgroups=False, slab_sysfs=False, numa=False,
+                                 system_files=FILES))
+        r = row(cur, prev)
+        prev = cur
+        if env.json:
+            rows.append(row_json(r))
+        else:
+            if n % 20 == 0:
+                for line in header_lines(args.mem):
+                    env.stdout.write(line + "\n")
+            env.stdout.write(format_row(r, args.mem) + "\n")
+            env.stdout.flush()
+        n += 1
+    if env.json:
+        env.emit_json({"schema": "memsleuth.vmstat/1",
+                       "host": host_json(env.host().meta, env.host().label), "rows": rows})
+    return 0

@@ -1,0 +1,74 @@
+"""capture -o, then --root: the same numbers as the live host at capture time."""
+
+from __future__ import annotations
+
+import os
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from memsleuth.host import Host
+from memsleuth.sources.meminfo import parse_meminfo
+from tests.conftest import CliResult
+
+pytestmark = pytest.mark.live
+
+
+def test_capture_then_root_gives_the_captured_numbers(
+    tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    bundle = tmp_path / "x.tar.gz"
+    res = run_cli("capture", "-o", str(bundle), "--json")
+    assert res.code == 0, res.err
+    live = run_cli("meminfo", "--json").json()
+    summary = res.json()
+    assert summary["processes"] > 0
+    from_bundle = run_cli("--root", str(bundle), "meminfo", "--json").json()
+    assert from_bundle["host"]["hostname"] == live["host"]["hostname"]
+    # exactly the bytes the capture read ...
+    captured = parse_meminfo(Host.open(bundle).read_text("proc/meminfo"))
+    fields = {f["key"]: f["value"] for f in from_bundle["fields"]}
+    assert fields == dict(captured.raw)
+    # ... which are the live numbers of a moment ago (free memory moves a little)
+    live_fields = {f["key"]: f["value"] for f in live["fields"]}
+    assert fields["MemTotal"] == live_fields["MemTotal"]
+    for key in ("MemFree", "MemAvailable", "Cached", "Slab", "AnonPages"):
+        assert abs(fields[key] - live_fields[key]) < 64 * 1024 * 1024, key
+
+
+def test_bundle_never_contains_environ(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
+    bundle = tmp_path / "x.tar.gz"
+    assert run_cli("capture", "-o", str(bundle)).code == 0
+    with tarfile.open(bundle) as tar:
+        names = tar.getnames()
+    assert not [n for n in names if n.endswith("/environ")]
+    assert f"proc/{os.getpid()}/status" in names
+    assert "memsleuth.json" in names
+    meta = Host.open(bundle).bundle_meta
+    assert meta is not None
+    assert meta["page_size_bytes"] == os.sysconf("SC_PAGE_SIZE")
+    assert meta["boot_id"] == Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+
+
+def test_every_command_reads_a_bundle(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
+    bundle = tmp_path / "x.tar.gz"
+    assert run_cli("capture", "-o", str(bundle)).code == 0
+    for cmd in (["status"], ["free"], ["meminfo"], ["vmstat"], ["slab"], ["top"]):
+        res = run_cli("--root", str(bundle), *cmd)
+        assert res.code == 0, (cmd, res.err)
+        assert res.out.strip()
+
+
+def test_truncated_bundle_exits_2_with_a_message(
+    tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    bundle = tmp_path / "x.tar.gz"
+    assert run_cli("capture", "-o", str(bundle)).code == 0
+    cut = tmp_path / "cut.tar.gz"
+    cut.write_bytes(bundle.read_bytes()[: bundle.stat().st_size // 3])
+    res = run_cli("--root", str(cut), "meminfo")
+    assert res.code == 2
+    assert "truncated" in res.err
+    assert "Traceback" not in res.err

@@ -19,7 +19,6 @@ from memsleuth.errors import (
 from memsleuth.host import Host
 from memsleuth.snapshot.capture import capture
 from memsleuth.snapshot.model import Snapshot
-
 from memsleuth.version import __version__
 
 __all__ = [

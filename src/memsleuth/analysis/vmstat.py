@@ -83,7 +83,8 @@ class VmstatRow:
 
 
 def point(snap: Snapshot) -> VmstatPoint:
-    has_negative = kernel_has_nr_negative(snap.meta.kernel_release)
+    release = snap.meta.kernel_release
+    has_negative = kernel_has_nr_negative(release) if release else None
     dentry = snap.parse("proc/sys/fs/dentry-state",
                         lambda t: parse_dentry_state(t, has_nr_negative=has_negative))
     vm = snap.require("proc/vmstat", parse_vmstat)

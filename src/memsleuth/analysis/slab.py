@@ -72,7 +72,7 @@ def sysfs_of(snap: Snapshot) -> SlabSysfs | None:
         if target is not None:
             continue
         files = {}
-        for name in ("reclaim_account", "objects", "aliases"):
+        for name in ("reclaim_account", "objects"):
             text = snap.text(f"sys/kernel/slab/{cache}/{name}")
             if text is not None:
                 files[name] = text

@@ -39,7 +39,6 @@ SYSTEM_FILES: tuple[str, ...] = (
     "proc/buddyinfo",
     "proc/zoneinfo",
     "proc/pagetypeinfo",
-    "proc/vmallocinfo",
     "proc/sys/fs/dentry-state",
     "proc/sys/fs/inode-nr",
     "proc/sys/fs/file-nr",
@@ -80,11 +79,19 @@ SYSTEM_FILES: tuple[str, ...] = (
 NODE_FILES: tuple[str, ...] = ("meminfo", "numastat", "cpulist")
 
 #: Per-slab-cache files under ``sys/kernel/slab/<cache>/`` (real caches only;
-#: merged aliases are symlinks, recorded in ``Snapshot.listings``).
-SLAB_FILES: tuple[str, ...] = ("reclaim_account", "objects", "aliases")
+#: merged aliases are symlinks, recorded in ``Snapshot.listings``, and object
+#: counts are in slabinfo).  ``objects`` adds the per-NUMA-node split.
+SLAB_FILES: tuple[str, ...] = ("reclaim_account",)
+SLAB_FILES_NUMA: tuple[str, ...] = ("reclaim_account", "objects")
+
+#: Files that cost more than the rest of the system part together and grow
+#: with the number of tasks (vmallocinfo lists every kernel stack); read only
+#: by the views and bundles that need them.
+EXTRA_SYSTEM_FILES: tuple[str, ...] = ("proc/vmallocinfo",)
 
 #: What a default process walk reads: the same set as the C floor in bench/.
-DEFAULT_PROCESS_FILES: tuple[str, ...] = ("stat", "status", "smaps_rollup", "cmdline")
+#: ``cmdline`` is added by the views that print it.
+DEFAULT_PROCESS_FILES: tuple[str, ...] = ("stat", "status", "smaps_rollup")
 
 #: Files in each memory cgroup directory (v1 and v2 names; absent ones are skipped).
 CGROUP_FILES: tuple[str, ...] = (
@@ -108,6 +115,7 @@ def capture(
     process_files: Sequence[str] = DEFAULT_PROCESS_FILES,
     cgroups: bool = True,
     slab_sysfs: bool = True,
+    slab_files: Sequence[str] = SLAB_FILES,
     numa: bool = True,
     system_files: Iterable[str] = SYSTEM_FILES,
 ) -> Snapshot:
@@ -142,7 +150,7 @@ def capture(
             listings["sys/kernel/slab"] = listing
             for cache, target in listing.items():
                 if target is None:
-                    for name in SLAB_FILES:
+                    for name in slab_files:
                         grab(f"sys/kernel/slab/{cache}/{name}")
 
     samples: list[ProcessSample] = []

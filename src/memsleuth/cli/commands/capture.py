@@ -25,8 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.snapshot.bundle import BUNDLE_PROCESS_FILES, write_bundle
+    from memsleuth.snapshot.capture import (
+        EXTRA_SYSTEM_FILES,
+        SLAB_FILES_NUMA,
+        SYSTEM_FILES,
+    )
 
-    snap = env.snapshot(process_files=BUNDLE_PROCESS_FILES)
+    snap = env.snapshot(process_files=BUNDLE_PROCESS_FILES, slab_files=SLAB_FILES_NUMA,
+                        system_files=SYSTEM_FILES + EXTRA_SYSTEM_FILES)
     count = write_bundle(snap, args.output)
     summary = {
         "schema": "memsleuth.capture/1",

@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.views.common import host_json
     from memsleuth.views.top import process_json, render_groups, render_processes
 
-    files = DEFAULT_PROCESS_FILES
+    files = (*DEFAULT_PROCESS_FILES, "cmdline")
     if args.group_by == "cgroup":
         files = (*files, "cgroup")
     snap = env.snapshot(cgroups=False, slab_sysfs=False, numa=False, process_files=files,

@@ -267,6 +267,39 @@ class Host:
         """Bytes of ``path`` (relative to the root, e.g. ``proc/meminfo``)."""
         return self._backend.read(path)
 
+    def read_at(self, path: str, offset: int, size: int) -> bytes:
+        """``size`` bytes of a binary file from ``offset`` (``proc/PID/pagemap``, ``proc/kpageflags``).
+
+        One ``pread`` loop on a directory root: pagemap and kpageflags are
+        indexed by page, so a caller reads one contiguous range per area
+        instead of the whole (address-space sized) file.  A short result
+        means the file ended (kpageflags past the last PFN).  Errors are
+        those of :meth:`read`.
+        """
+        if offset < 0 or size < 0:
+            raise ValueError(f"read_at({path!r}, {offset}, {size}): negative offset or size")
+        backend = self._backend
+        if not isinstance(backend, _DirBackend):
+            return backend.read(path)[offset : offset + size]
+        try:
+            fd = os.open(backend.root + path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise _map_oserror(exc, path) from None
+        chunks: list[bytes] = []
+        got = 0
+        try:
+            while got < size:
+                chunk = os.pread(fd, size - got, offset + got)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
+        except OSError as exc:
+            raise _map_oserror(exc, path) from None
+        finally:
+            os.close(fd)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
     def read_text(self, path: str) -> str:
         return self._backend.read(path).decode("utf-8", "replace")
 

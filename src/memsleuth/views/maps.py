@@ -34,7 +34,7 @@ def _row(t: Table, totals: Totals, label: str, meaning: str, *, style: str | Non
 
 def render_layout(pid: int, command: str, layout: Layout, *, libraries: int,
                   explain: bool) -> RenderableType:
-    t = Table(box=None, header_style="bold", pad_edge=False, title=f"{pid}: {command}",
+    t = Table(box=None, header_style="bold", pad_edge=False, title=Text(f"{pid}: {command}"),
               title_justify="left")
     t.add_column("CLASS")
     for title in ("VIRT", "RSS", "PSS", "SWAP", "MAPS"):

@@ -49,7 +49,7 @@ class Env:
                 file=self.stdout,
                 no_color=no_color,
                 highlight=False,
-                width=None if self.stdout.isatty() else 100,
+                width=None if self.stdout.isatty() else 80,
             )
         return self._console
 

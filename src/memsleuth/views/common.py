@@ -24,6 +24,9 @@ class Column:
     justify: str = "right"
     #: what the column means, for --explain and the JSON schema doc
     meaning: str = ""
+    #: keep on one line and cut with an ellipsis (command lines, names)
+    no_wrap: bool = False
+    max_width: int | None = None
 
 
 def fmt_bytes(value: int | None) -> str:
@@ -52,8 +55,10 @@ def table(
     """A rich table from column specs and row dicts keyed by ``Column.key``."""
     t = Table(title=title, caption=caption, box=None, header_style="bold", pad_edge=False)
     for col in columns:
-        t.add_column(col.title, justify=col.justify)  # type: ignore[arg-type]
         # rich's justify is a Literal; our specs use the same words
+        t.add_column(col.title, justify=col.justify,  # type: ignore[arg-type]
+                     no_wrap=col.no_wrap, overflow="ellipsis" if col.no_wrap else "fold",
+                     max_width=col.max_width)
     for row in rows:
         t.add_row(*(_cell(col, row.get(col.key)) for col in columns))
     return t

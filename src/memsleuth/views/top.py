@@ -13,41 +13,55 @@ from memsleuth.views.common import Column, fmt_bytes, fmt_int, table
 SCHEMA = "memsleuth.top/1"
 
 
-def _short(value: str) -> str:
-    return value if len(value) <= 60 else value[:59] + "…"
+def _short(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 1] + "…"
 
 
-def process_columns(user_of: Callable[[int | None], str]) -> tuple[Column, ...]:
-    return (
-        Column("pid", "PID", str, meaning="process id"),
-        Column("uid", "USER", user_of, justify="left", meaning="real user"),
-        Column("virt_bytes", "VIRT", fmt_bytes, meaning="virtual size (VmSize), as top"),
-        Column("res_bytes", "RES", fmt_bytes, meaning="resident set (VmRSS), as top"),
-        Column("shr_bytes", "SHR", fmt_bytes, meaning="resident file + shmem, as top"),
-        Column("pss_bytes", "PSS", fmt_bytes,
-               meaning="proportional set: shared pages split among sharers"),
-        Column("uss_bytes", "USS", fmt_bytes, meaning="unique set: private pages only"),
-        Column("swap_bytes", "SWAP", fmt_bytes, meaning="swapped out (VmSwap)"),
-        Column("threads", "THR", fmt_int, meaning="threads"),
-        Column("majflt", "MAJFLT", fmt_int, meaning="major page faults since start"),
-        Column("command", "COMMAND", _short, justify="left", meaning="command line"),
-    )
+def _command(value: str) -> str:
+    # the last column gets what 80 columns leave; --json has the full line
+    return _short(value, 22)
+
+
+def process_columns(user_of: Callable[[int | None], str], *, wide: bool = False) -> tuple[Column, ...]:
+    def b(key: str, title: str, meaning: str) -> Column:
+        return Column(key, title, fmt_bytes, meaning=meaning, no_wrap=True)
+
+    cols = [
+        Column("pid", "PID", str, meaning="process id", no_wrap=True),
+        Column("uid", "USER", user_of, justify="left", meaning="real user", no_wrap=True,
+               max_width=10),
+        b("virt_bytes", "VIRT", "virtual size (VmSize), as top"),
+        b("res_bytes", "RES", "resident set (VmRSS), as top"),
+        b("shr_bytes", "SHR", "resident file + shmem, as top"),
+        b("pss_bytes", "PSS", "proportional set: shared pages split among sharers"),
+        b("uss_bytes", "USS", "unique set: private pages only"),
+        b("swap_bytes", "SWAP", "swapped out (VmSwap)"),
+    ]
+    if wide:
+        cols += [
+            Column("threads", "THR", fmt_int, meaning="threads", no_wrap=True),
+            Column("minflt", "MINFLT", fmt_int, meaning="minor page faults since start", no_wrap=True),
+            Column("majflt", "MAJFLT", fmt_int, meaning="major page faults since start", no_wrap=True),
+        ]
+    cols.append(Column("command", "COMMAND", _command, justify="left",
+                       meaning="command line", no_wrap=True))
+    return tuple(cols)
 
 
 GROUP_COLUMNS: tuple[Column, ...] = (
-    Column("key", "GROUP", _short, justify="left"),
-    Column("processes", "PROCS", fmt_int),
-    Column("threads", "THR", fmt_int),
-    Column("res_bytes", "RES", fmt_bytes),
-    Column("pss_bytes", "PSS", fmt_bytes),
-    Column("uss_bytes", "USS", fmt_bytes),
-    Column("swap_bytes", "SWAP", fmt_bytes),
+    Column("key", "GROUP", _short, justify="left", no_wrap=True),
+    Column("processes", "PROCS", fmt_int, no_wrap=True),
+    Column("threads", "THR", fmt_int, no_wrap=True),
+    Column("res_bytes", "RES", fmt_bytes, no_wrap=True),
+    Column("pss_bytes", "PSS", fmt_bytes, no_wrap=True),
+    Column("uss_bytes", "USS", fmt_bytes, no_wrap=True),
+    Column("swap_bytes", "SWAP", fmt_bytes, no_wrap=True),
 )
 
 
 def render_processes(rows: Sequence[ProcessRow], user_of: Callable[[int | None], str],
-                     caption: str | None = None) -> Table:
-    cols = process_columns(user_of)
+                     caption: str | None = None, *, wide: bool = False) -> Table:
+    cols = process_columns(user_of, wide=wide)
     dict_rows = []
     for r in rows:
         d = row_dict(r)
@@ -57,7 +71,7 @@ def render_processes(rows: Sequence[ProcessRow], user_of: Callable[[int | None],
 
 
 def render_groups(rows: Sequence[GroupRow], title: str, caption: str | None = None) -> Table:
-    cols = (Column("key", title.upper(), _short, justify="left"), *GROUP_COLUMNS[1:])
+    cols = (Column("key", title.upper(), _short, justify="left", no_wrap=True), *GROUP_COLUMNS[1:])
     return table(cols, [row_dict(r) for r in rows], caption=caption)
 
 

@@ -9,8 +9,8 @@ from memsleuth.cli.env import Env
 
 HELP = """\
 Memory per process: VIRT, RES and SHR exactly as top computes them, plus
-PSS and USS (from smaps_rollup, as smem defines them), swap, threads and
-major faults.  Sort, filter, and group by command, user or cgroup like smem.
+PSS and USS (from smaps_rollup, as smem defines them) and swap; --wide adds
+threads and page faults.  Sort, filter, and group by command, user or cgroup like smem.
 Reading other users' smaps_rollup needs root; without it PSS/USS show '-'."""
 
 EXAMPLES = """\
@@ -35,6 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only processes whose command line matches REGEX")
     parser.add_argument("--kernel-threads", action="store_true",
                         help="include kernel threads (they have no user memory)")
+    parser.add_argument("--wide", "-w", action="store_true",
+                        help="add threads and minor/major fault counts")
     parser.add_argument("--group-by", "-g", choices=("command", "user", "cgroup"),
                         help="sum per command, user or cgroup, like smem -m/-u")
 
@@ -112,7 +114,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
                            "groups": [row_dict(g) for g in shown_groups],
                            "processes_vanished": vanished, "processes_partial": len(partial)})
         else:
-            env.console.print(render_groups(shown_groups, args.group_by, caption))
+            env.console.print(render_groups(shown_groups, args.group_by))
+            if caption:
+                env.note(caption)
         return 0
     rows = sort_rows(rows, args.sort)
     shown = rows if args.all else rows[: args.limit]
@@ -123,7 +127,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
                        "total_processes": len(rows), "processes_vanished": vanished,
                        "processes_partial": len(partial)})
         return 0
-    env.console.print(render_processes(shown, user_of, caption))
+    env.console.print(render_processes(shown, user_of, None, wide=args.wide))
+    if caption:
+        env.note(caption)
     if len(shown) < len(rows):
         env.console.print(f"({len(rows) - len(shown)} more; --all to show them)", style="dim")
     if vanished:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import IO, TYPE_CHECKING, Any
 
@@ -49,7 +50,7 @@ class Env:
                 file=self.stdout,
                 no_color=no_color,
                 highlight=False,
-                width=None if self.stdout.isatty() else 80,
+                width=None if self.stdout.isatty() or "COLUMNS" in os.environ else 80,
             )
         return self._console
 

@@ -17,9 +17,10 @@ ALLOWED: dict[str, set[str]] = {
     "host": {"errors", "units"},
     "sources": {"errors", "units"},
     "snapshot": {"host", "sources", "errors", "units"},
-    "analysis": {"snapshot", "sources", "host", "errors", "units"},
-    "views": {"analysis", "snapshot", "sources", "host", "errors", "units"},
-    "cli": {"views", "analysis", "snapshot", "sources", "host", "errors", "units", "__init__"},
+    "store": {"snapshot", "sources", "host", "errors", "units"},
+    "analysis": {"store", "snapshot", "sources", "host", "errors", "units"},
+    "views": {"analysis", "store", "snapshot", "sources", "host", "errors", "units"},
+    "cli": {"views", "analysis", "store", "snapshot", "sources", "host", "errors", "units", "__init__"},
     "__init__": {"host", "snapshot", "errors", "units"},
     "__main__": {"cli"},
 }
@@ -97,3 +98,19 @@ def test_collection_path_does_not_import_rich_or_numpy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"collection imported: {out.stdout.strip()}"
+
+
+def test_record_does_not_import_rich_numpy_or_analysis(tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    code = (
+        "import sys\n"
+        "from memsleuth.cli.main import main\n"
+        f"rc = main(['record', '--db', {str(db)!r}, '--count', '1', '--interval', '0'])\n"
+        "assert rc == 0, rc\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'numpy')\n"
+        "               or m.startswith(('memsleuth.analysis', 'memsleuth.views')))\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"record imported: {out.stdout.strip()}"
+    assert db.exists()

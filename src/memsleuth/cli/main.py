@@ -38,6 +38,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "translate": ("memsleuth.cli.commands.translate", "virtual address -> page tables -> PFN, flags, node"),
     "faults": ("memsleuth.cli.commands.faults", "page fault rates, demand paging, copy-on-write"),
     "capture": ("memsleuth.cli.commands.capture", "write a bundle of every raw file a diagnosis needs"),
+    "record": ("memsleuth.cli.commands.record", "record snapshots into the history store (a daemon)"),
 }
 
 DESCRIPTION = """\

@@ -6,7 +6,9 @@
  * the same flags, read with the same 64 KiB read() loop until EOF, closed.
  *
  *   - the reads Host.open() does for its metadata (spec lines "H");
- *   - every SYSTEM_FILES entry (spec lines "S");
+ *   - every SYSTEM_FILES entry (spec lines "S"), or with flag 32 only the
+ *     "E" lines instead (the four files node_exporter's meminfo, vmstat,
+ *     slabinfo and buddyinfo collectors read, for the like-for-like row);
  *   - sys/devices/system/node listing, NODE_FILES for each nodeN ("N");
  *   - sys/kernel/slab listing, readlink() of every symlink entry, and
  *     SLAB_FILES for every real cache ("L");
@@ -30,7 +32,8 @@
  * usage: floor SPEC [-f FLAGS] [-n PASSES]
  *   FLAGS: bit mask, 1 meta+system files, 2 numa, 4 slab sysfs,
  *          8 processes, 16 cgroups (default 31 = a full capture),
- *          32 skip proc/vmallocinfo (for the "lean" system-only row).
+ *          32 read the "E" files instead of the "S" files (like-for-like
+ *          system row; "H" files are read either way).
  *   With -n, prints the wall time of each pass in microseconds.
  */
 #define _GNU_SOURCE
@@ -47,12 +50,13 @@
 #define MAXNAMES 128
 #define PF_KTHREAD 0x00200000UL
 
-enum { F_SYS = 1, F_NUMA = 2, F_SLAB = 4, F_PROCS = 8, F_CGROUPS = 16, F_NOVMALLOC = 32 };
+enum { F_SYS = 1, F_NUMA = 2, F_SLAB = 4, F_PROCS = 8, F_CGROUPS = 16, F_SUBSET = 32 };
 
 static char buf[CHUNK];
-static char *sysfiles[MAXNAMES], *nodefiles[MAXNAMES], *slabfiles[MAXNAMES];
+static char *metafiles[MAXNAMES], *sysfiles[MAXNAMES], *subfiles[MAXNAMES];
+static char *nodefiles[MAXNAMES], *slabfiles[MAXNAMES];
 static char *procfiles[MAXNAMES], *cgfiles[MAXNAMES];
-static int nsys, nnode, nslab, nproc, ncg;
+static int nmeta, nsys, nsub, nnode, nslab, nproc, ncg;
 static int needs_mm[MAXNAMES];
 static long nread; /* files read successfully in the last pass */
 
@@ -99,7 +103,7 @@ int floor_init(const char *spec)
     if (!f)
         return -1;
     char line[4096];
-    nsys = nnode = nslab = nproc = ncg = 0;
+    nmeta = nsys = nsub = nnode = nslab = nproc = ncg = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = 0;
         if (strlen(line) < 3 || line[1] != ' ')
@@ -107,8 +111,13 @@ int floor_init(const char *spec)
         char *v = strdup(line + 2);
         switch (line[0]) {
         case 'H': /* Host.open() metadata reads: read like system files */
+            if (nmeta < MAXNAMES) metafiles[nmeta++] = v;
+            break;
         case 'S':
             if (nsys < MAXNAMES) sysfiles[nsys++] = v;
+            break;
+        case 'E':
+            if (nsub < MAXNAMES) subfiles[nsub++] = v;
             break;
         case 'N':
             if (nnode < MAXNAMES) nodefiles[nnode++] = v;
@@ -132,7 +141,7 @@ int floor_init(const char *spec)
         }
     }
     fclose(f);
-    return nsys;
+    return nmeta + nsys;
 }
 
 static void do_numa(void)
@@ -277,13 +286,18 @@ long floor_pass(int flags)
 {
     nread = 0;
     char path[512];
-    if (flags & F_SYS)
-        for (int i = 0; i < nsys; i++) {
-            if ((flags & F_NOVMALLOC) && !strcmp(sysfiles[i], "proc/vmallocinfo"))
-                continue;
-            snprintf(path, sizeof path, "/%s", sysfiles[i]);
+    if (flags & F_SYS) {
+        char **list = (flags & F_SUBSET) ? subfiles : sysfiles;
+        int n = (flags & F_SUBSET) ? nsub : nsys;
+        for (int i = 0; i < nmeta; i++) {
+            snprintf(path, sizeof path, "/%s", metafiles[i]);
             slurp(path, NULL, 0);
         }
+        for (int i = 0; i < n; i++) {
+            snprintf(path, sizeof path, "/%s", list[i]);
+            slurp(path, NULL, 0);
+        }
+    }
     if (flags & F_NUMA)
         do_numa();
     if (flags & F_SLAB)

@@ -11,12 +11,18 @@ One run, side by side, under the same load:
   bench itself (as research/perf-baseline.md did);
 * per-process snapshot, in-process and warm: ``capture(Host.open())``,
   the C floor (bench/floor.c as a shared library, called through ctypes),
-  and a psutil ``memory_full_info()`` loop;
-* per-process snapshot as a command: the same three (python start-up
-  included) plus ps_mem and smem, and ``python -c pass`` for reference;
+  a psutil ``memory_full_info()`` loop (what the baseline measured), and a
+  psutil loop that also fetches what memsleuth keeps from ``status`` and
+  ``stat`` (``oneshot()`` + ``memory_full_info()``, ``num_threads()``,
+  ``uids()``, ``ppid()``, ``status()``);
+* per-process snapshot as a command: the same (python start-up included)
+  plus ``memsleuth top``, ps_mem and smem, and ``python -c pass`` for
+  reference; the command rows also report the child's peak RSS
+  (``ru_maxrss`` from ``wait4``);
 * system part only: ``capture(host, processes=False, cgroups=False)``, the
-  C floor restricted to the same files, and a node_exporter scrape with
-  only the meminfo, vmstat, slabinfo and buddyinfo collectors.
+  same restricted to the four files node_exporter reads, the C floor for
+  both, and a node_exporter scrape with only the meminfo, vmstat, slabinfo
+  and buddyinfo collectors.
 
 Every tool in a phase runs once per round, in a shuffled order, after
 warm-up rounds; a tool's figure is the median over rounds.  Like the
@@ -69,7 +75,9 @@ RQ_GATE = 0.03  # a sample's own run-queue wait above this share of its wall is 
 F_SYS, F_NUMA, F_SLAB, F_PROCS, F_CGROUPS = 1, 2, 4, 8, 16
 FULL = F_SYS | F_NUMA | F_SLAB | F_PROCS | F_CGROUPS
 SYSONLY = F_SYS | F_NUMA | F_SLAB
-SYSLEAN = F_SYS | F_NUMA | 32  # no sys/kernel/slab, no proc/vmallocinfo
+SYSFOUR = F_SYS | 32  # Host.open() meta reads + the "E" files (NE_FILES) only
+#: What node_exporter's meminfo, vmstat, slabinfo and buddyinfo collectors read.
+NE_FILES = ("proc/meminfo", "proc/vmstat", "proc/slabinfo", "proc/buddyinfo")
 
 MEMSLEUTH_CMD = "from memsleuth import Host, capture; capture(Host.open())"
 MEMSLEUTH_SYS_CMD = (
@@ -86,6 +94,29 @@ def psutil_pass():
     psutil.virtual_memory()
 """
 PSUTIL_CMD = PSUTIL_SRC + "psutil_pass()\n"
+# The same per-process data memsleuth keeps, the way a psutil user gets it.
+# Files per process (checked with strace, psutil 7.2.2): memory_full_info()
+# reads smaps_rollup + statm; num_threads() and uids() read status (once,
+# cached by oneshot()); ppid() and status() read stat (once, cached).
+# Without ppid()/status(), a warm process_iter() reads no stat at all for
+# processes it already knows (it caches Process objects), so ppid, state
+# and the fault counters memsleuth keeps would not be refreshed.
+PSUTIL_SAME_SRC = """
+import psutil
+def psutil_same_pass():
+    for p in psutil.process_iter():
+        try:
+            with p.oneshot():
+                p.memory_full_info()
+                p.num_threads()
+                p.uids()
+                p.ppid()
+                p.status()
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            pass
+    psutil.virtual_memory()
+"""
+PSUTIL_SAME_CMD = PSUTIL_SAME_SRC + "psutil_same_pass()\n"
 
 
 class Interrupted(Exception):
@@ -126,6 +157,7 @@ def write_spec() -> Path:
     lines += [f"L {p}" for p in cap.SLAB_FILES]
     lines += [f"P {p}" for p in cap.DEFAULT_PROCESS_FILES]
     lines += [f"C {p}" for p in cap.CGROUP_FILES]
+    lines += [f"E {p}" for p in NE_FILES]
     spec = OUT / "floor.spec"
     spec.write_text("\n".join(lines) + "\n")
     return spec
@@ -235,6 +267,31 @@ def time_command(argv: list[str]) -> Sample:
     )
 
 
+def peak_rss_kib(argv: list[str], runs: int = 3) -> float | None:
+    """Median peak RSS of a command, from GNU time's %M (untimed runs).
+
+    Not from our own wait4(): posix_spawn uses vfork, and the kernel folds
+    the pre-exec mm (this bench, about 26 MiB) into the child's ru_maxrss.
+    GNU time fork()s from a ~1 MiB process, so %M is the command's own peak.
+    """
+    gnu_time = "/usr/bin/time"
+    if not os.access(gnu_time, os.X_OK):
+        return None
+    vals = []
+    with tempfile.NamedTemporaryFile(dir=OUT, suffix=".rss") as out:
+        for _ in range(runs):
+            r = subprocess.run(
+                [gnu_time, "-f", "%M", "-o", out.name, *argv],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            with contextlib.suppress(ValueError):
+                if r.returncode == 0:
+                    vals.append(int(Path(out.name).read_text().split()[-1]))
+    return statistics.median(vals) if vals else None
+
+
 def summarize(samples: list[Sample]) -> dict[str, object]:
     ok = [s for s in samples if s["ok"]]
     clean = [s for s in ok if s["rq"] <= RQ_GATE]
@@ -337,11 +394,21 @@ def proc_cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
+def vm_hwm_kib(pid: int) -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return None
+
+
+FOUR_KW = dict(processes=False, cgroups=False, slab_sysfs=False, numa=False, system_files=NE_FILES)
+PROCS_KW = dict(cgroups=False, slab_sysfs=False, numa=False, system_files=("proc/meminfo",))
+
+
 def inner(args: argparse.Namespace) -> dict[str, object]:
     from memsleuth import Host, capture
-    from memsleuth.snapshot.capture import SYSTEM_FILES
 
-    LEAN_SYSTEM_FILES = tuple(f for f in SYSTEM_FILES if f != "proc/vmallocinfo")
     spec = write_spec()
     lib = ctypes.CDLL(str(OUT / "libfloor.so"))
     lib.floor_init.argtypes = [ctypes.c_char_p]
@@ -358,6 +425,10 @@ def inner(args: argparse.Namespace) -> dict[str, object]:
         have_psutil = False
         log("psutil not installed: pip install -e '.[bench]'")
     psutil_pass = ns.get("psutil_pass")
+    if have_psutil:
+        exec(PSUTIL_SAME_SRC, ns)
+    psutil_same_pass = ns.get("psutil_same_pass")
+    memsleuth_bin = shutil.which("memsleuth", path=os.path.dirname(PY))
     ps_mem = shutil.which("ps_mem", path=os.path.dirname(PY)) or shutil.which("ps_mem")
     smem = shutil.which("smem")
     floor_bin = str(OUT / "floor")
@@ -389,6 +460,8 @@ def inner(args: argparse.Namespace) -> dict[str, object]:
             "floor_files": int(lib.floor_pass(FULL)),
             "memsleuth_sys_files": 3 + len(capture(Host.open(), processes=False, cgroups=False).files),
             "floor_sys_files": int(lib.floor_pass(SYSONLY)),
+            "memsleuth_four_files": 3 + len(capture(Host.open(), **FOUR_KW).files),
+            "floor_four_files": int(lib.floor_pass(SYSFOUR)),
         }
         del snap
         log(f"parity: {meta['parity']}")
@@ -397,27 +470,40 @@ def inner(args: argparse.Namespace) -> dict[str, object]:
         tools: dict[str, Callable[[], Sample]] = {
             "inproc:floor-c": lambda: time_inproc(lambda: lib.floor_pass(FULL)),
             "inproc:memsleuth": lambda: time_inproc(lambda: capture(Host.open())),
-            "cmd:floor-c": lambda: time_command([floor_bin, str(spec)]),
-            "cmd:memsleuth": lambda: time_command([PY, "-c", MEMSLEUTH_CMD]),
-            "cmd:python-pass": lambda: time_command([PY, "-c", "pass"]),
+            # information only: the per-process walk plus meminfo, what the psutil loops cover
+            "inproc:memsleuth-procs": lambda: time_inproc(lambda: capture(Host.open(), **PROCS_KW)),
         }
-        if have_psutil and psutil_pass is not None:
+        commands: dict[str, list[str]] = {
+            "cmd:floor-c": [floor_bin, str(spec)],
+            "cmd:memsleuth": [PY, "-c", MEMSLEUTH_CMD],
+            "cmd:python-pass": [PY, "-c", "pass"],
+        }
+        if have_psutil and psutil_pass is not None and psutil_same_pass is not None:
             tools["inproc:psutil"] = lambda: time_inproc(psutil_pass)  # type: ignore[arg-type]
-            tools["cmd:psutil"] = lambda: time_command([PY, "-c", PSUTIL_CMD])
+            tools["inproc:psutil-same"] = lambda: time_inproc(psutil_same_pass)  # type: ignore[arg-type]
+            commands["cmd:psutil"] = [PY, "-c", PSUTIL_CMD]
+            commands["cmd:psutil-same"] = [PY, "-c", PSUTIL_SAME_CMD]
+        if memsleuth_bin:
+            commands["cmd:memsleuth-top"] = [memsleuth_bin, "top", "--no-color"]
         if ps_mem:
-            tools["cmd:ps_mem"] = lambda: time_command([ps_mem])
+            commands["cmd:ps_mem"] = [ps_mem]
         else:
             log("ps_mem not found: pip install -e '.[bench]'")
         if smem:
-            tools["cmd:smem"] = lambda: time_command([smem])
+            commands["cmd:smem"] = [smem]
         else:
             log("smem not found: apt-get install smem")
+        for name, argv in commands.items():
+            tools[name] = lambda argv=argv: time_command(argv)  # type: ignore[misc]
         for name, run in tools.items():  # every tool must work before we time it
             s = run()
             if not s["ok"]:
                 raise RuntimeError(f"{name} failed (exit status != 0)")
         res = interleave(tools, args.rounds, args.warmup, rng, "per-process snapshot")
         results.update({k: summarize(v) for k, v in res.items()})
+        log("peak RSS of the commands (GNU time, 3 untimed runs each)")
+        for name, argv in commands.items():
+            results[name]["maxrss_kib"] = peak_rss_kib(argv)
         meta["pids_visible_after"] = count_pids()
         check_load(load)
 
@@ -427,17 +513,9 @@ def inner(args: argparse.Namespace) -> dict[str, object]:
             "sys:memsleuth": lambda: time_inproc(
                 lambda: capture(Host.open(), processes=False, cgroups=False)
             ),
-            # information only: without the two inputs that dominate the system part
-            "sys:floor-c-lean": lambda: time_inproc(lambda: lib.floor_pass(SYSLEAN)),
-            "sys:memsleuth-lean": lambda: time_inproc(
-                lambda: capture(
-                    Host.open(),
-                    processes=False,
-                    cgroups=False,
-                    slab_sysfs=False,
-                    system_files=LEAN_SYSTEM_FILES,
-                )
-            ),
+            # like-for-like with node_exporter: the same four files
+            "sys:floor-c-four": lambda: time_inproc(lambda: lib.floor_pass(SYSFOUR)),
+            "sys:memsleuth-four": lambda: time_inproc(lambda: capture(Host.open(), **FOUR_KW)),
         }
         ne_bin = Path(args.node_exporter) if args.node_exporter else None
         conn = None
@@ -499,6 +577,7 @@ def inner(args: argparse.Namespace) -> dict[str, object]:
         if ne is not None:
             cpu = proc_cpu_ms(ne.pid) - ne_cpu0
             meta["node_exporter_cpu_ms_per_scrape"] = cpu / (args.scrapes + 5)
+            meta["node_exporter_hwm_kib"] = vm_hwm_kib(ne.pid)
             if conn is not None:
                 conn.close()
     finally:
@@ -620,18 +699,31 @@ def machine() -> dict[str, str]:
 LABELS = {
     "inproc:floor-c": "C floor (same files as capture), in-process",
     "inproc:memsleuth": "**memsleuth** `capture(Host.open())`, in-process",
-    "inproc:psutil": "psutil `memory_full_info()` every process + `virtual_memory()`, in-process",
+    "inproc:psutil": (
+        "psutil `memory_full_info()` loop (baseline; warm it reads smaps_rollup + statm only), in-process"
+    ),
+    "inproc:psutil-same": (
+        "psutil, same data as memsleuth (`oneshot()`: `memory_full_info`, `num_threads`, "
+        "`uids`, `ppid`, `status`), in-process"
+    ),
+    "inproc:memsleuth-procs": (
+        "memsleuth, processes + meminfo only (no other system files, slab sysfs, nodes, cgroups; information)"
+    ),
     "cmd:floor-c": "C floor, as a command",
-    "cmd:memsleuth": "**memsleuth** CLI (python start-up + import + snapshot)",
+    "cmd:memsleuth": "**memsleuth** as a command (`python -c` start-up + import + `capture(Host.open())`)",
+    "cmd:memsleuth-top": "`memsleuth top` (the CLI: snapshot + cmdline + parse + render; information)",
+    "cmd:psutil-same": "psutil same-data loop, as a command",
     "cmd:python-pass": "`python -c pass` (start-up only, reference)",
-    "cmd:psutil": "psutil loop, as a command",
+    "cmd:psutil": "psutil `memory_full_info()` loop (baseline), as a command",
     "cmd:ps_mem": "ps_mem",
     "cmd:smem": "smem",
     "sys:floor-c": "C floor, system files only, in-process",
     "sys:memsleuth": "**memsleuth** `capture(processes=False, cgroups=False)`, in-process",
     "sys:node_exporter": "node_exporter scrape (meminfo, vmstat, slabinfo, buddyinfo)",
-    "sys:floor-c-lean": "C floor, system files without sys/kernel/slab and vmallocinfo",
-    "sys:memsleuth-lean": "memsleuth, the same (`slab_sysfs=False`, no vmallocinfo; information only)",
+    "sys:floor-c-four": "C floor, Host.open() + the four node_exporter files",
+    "sys:memsleuth-four": (
+        "memsleuth, the same four files (`system_files=` those four, `slab_sysfs=False`, `numa=False`)"
+    ),
 }
 FLOORS = {"inproc": "inproc:floor-c", "cmd": "cmd:floor-c", "sys": "sys:floor-c"}
 
@@ -639,8 +731,8 @@ FLOORS = {"inproc": "inproc:floor-c", "cmd": "cmd:floor-c", "sys": "sys:floor-c"
 def table(data: dict[str, object]) -> list[str]:
     res: dict[str, dict[str, float]] = data["results"]  # type: ignore[assignment]
     rows = [
-        "| tool | median ms | p25–p75 ms | × C floor | user / sys ms | samples |",
-        "|---|---|---|---|---|---|",
+        "| tool | median ms | p25–p75 ms | × C floor | user / sys ms | peak RSS MiB | samples |",
+        "|---|---|---|---|---|---|---|",
     ]
     sections = [
         ("inproc", "*per-process snapshot, in-process, warm*"),
@@ -648,20 +740,24 @@ def table(data: dict[str, object]) -> list[str]:
         ("sys", "*system part only (no processes, no cgroups)*"),
     ]
     for kind, title in sections:
-        rows.append(f"| {title} | | | | | |")
+        rows.append(f"| {title} | | | | | | |")
         floor = res.get(FLOORS[kind], {}).get("median_ms")
         keys = [k for k in LABELS if k.startswith(kind + ":") and k in res]
         keys.sort(key=lambda k: res[k]["median_ms"])
         for k in keys:
             r = res[k]
-            ref = "sys:floor-c-lean" if k.endswith("-lean") else FLOORS[kind]
+            ref = "sys:floor-c-four" if k.endswith("-four") else FLOORS[kind]
             floor = res.get(ref, {}).get("median_ms")
             ratio = f"{r['median_ms'] / floor:.2f}×" if floor else "–"
             cpu = "–" if k == "sys:node_exporter" else f"{r['user_ms']:.1f} / {r['sys_ms']:.1f}"
             gate = "" if r["gated"] else " (ungated)"
+            rss = r.get("maxrss_kib")
+            rss_s = f"{rss / 1024:.1f}" if rss else "–"
+            if k == "sys:node_exporter" and data["meta"].get("node_exporter_hwm_kib"):  # type: ignore[union-attr]
+                rss_s = f"{data['meta']['node_exporter_hwm_kib'] / 1024:.1f} (server VmHWM)"  # type: ignore[index]
             rows.append(
                 f"| {LABELS[k]} | {r['median_ms']:.1f} | {r['p25_ms']:.1f}–"
-                f"{r['p75_ms']:.1f} | {ratio} | {cpu} | {r['n']}/{r['n_total']}{gate} |"
+                f"{r['p75_ms']:.1f} | {ratio} | {cpu} | {rss_s} | {r['n']}/{r['n_total']}{gate} |"
             )
     return rows
 
@@ -684,10 +780,13 @@ def checks(data: dict[str, object]) -> list[tuple[bool, str]]:
             )
         )
     for a, b in (
+        ("inproc:memsleuth", "inproc:psutil-same"),
+        ("cmd:memsleuth", "cmd:psutil-same"),
         ("inproc:memsleuth", "inproc:psutil"),
         ("cmd:memsleuth", "cmd:psutil"),
         ("cmd:memsleuth", "cmd:ps_mem"),
         ("cmd:memsleuth", "cmd:smem"),
+        ("sys:memsleuth-four", "sys:node_exporter"),
         ("sys:memsleuth", "sys:node_exporter"),
     ):
         x, y = m(a), m(b)
@@ -695,15 +794,6 @@ def checks(data: dict[str, object]) -> list[tuple[bool, str]]:
             out.append(
                 (x < y, f"{a.replace(':', ' ')} {x:.1f} ms faster than {b.replace(':', ' ')} {y:.1f} ms")
             )
-    x, y = m("sys:memsleuth-lean"), m("sys:node_exporter")
-    if x and y:
-        out.append(
-            (
-                x < y,
-                f"(information, not a target) sys memsleuth lean "
-                f"{x:.1f} ms faster than sys node_exporter {y:.1f} ms",
-            )
-        )
     return out
 
 
@@ -728,7 +818,8 @@ def report(data: dict[str, object], mach: dict[str, str], versions: dict[str, st
         + f"; memsleuth captured {par.get('memsleuth_processes', '?')} processes.",
         f"- **Same work:** files read per pass, memsleuth / C floor: "
         f"{par.get('memsleuth_files', '?')} / {par.get('floor_files', '?')} full, "
-        f"{par.get('memsleuth_sys_files', '?')} / {par.get('floor_sys_files', '?')} system part.",
+        f"{par.get('memsleuth_sys_files', '?')} / {par.get('floor_sys_files', '?')} system part, "
+        f"{par.get('memsleuth_four_files', '?')} / {par.get('floor_four_files', '?')} four-file system part.",
         f"- **Versions:** {', '.join(f'{k} {v}' for k, v in versions.items())}.",
         f"- **Memory PSI:** before `{meta['psi_before']}`, after `{meta['psi_after']}`.",
     ]

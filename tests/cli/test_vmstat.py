@@ -69,7 +69,7 @@ def test_old_kernel_without_nr_negative_shows_a_dash(run_cli: Callable[..., CliR
     if doc.code == 0:
         row = doc.json()["rows"][0]
         assert row["negative_dentries"] is None
-        assert row["dentries"] == 201326592
+        assert row["dentries"] == 191599990
     else:
         assert "not available" in doc.err
 

@@ -1,27 +1,48 @@
 """``/proc/zoneinfo``: per (node, zone) free pages, watermarks and counters.
 
-Units: everything is in pages.  ``protection`` is the zone's lowmem_reserve
-array: pages that allocations aimed at higher zones must leave free here.
+Units: pages, everywhere (the page size is not in the file).  ``protection``
+is the zone's ``lowmem_reserve`` array, one entry per zone type
+(MAX_NR_ZONES): pages that an allocation which could have used a higher
+zone must leave free here.
 
-Formats:
+Formats (``zoneinfo_show_print`` in mm/vmstat.c):
 
 * 2.6.32 (CentOS 6): ``pages free N``, then ``min``, ``low``, ``high``,
-  ``scanned``, ``spanned``, ``present`` (no ``managed``), then the
-  ``nr_*`` counters, then ``protection: (a, b, c)``.
-* 4.8+: a ``per-node stats`` block under the first zone of each node;
-  ``managed`` (3.x+); 5.x+ ``boost``, 6.x ``promo``; ``protection`` moved up
-  among the watermarks.  We read every ``key value`` line of a zone into
-  :attr:`Zone.counters` and type the ones that matter.
+  ``scanned``, ``spanned``, ``present`` (no ``managed``), then the zone's
+  ``nr_*``/``numa_*`` counters, then ``protection: (a, b, c, d)``, then
+  ``pagesets`` (``cpu:``, ``count:``, ``high:``, ``batch:``), ``vm stats
+  threshold``, ``all_unreclaimable``, ``prev_priority``, ``start_pfn``,
+  ``inactive_ratio``.  Only populated zones are printed.
+* ``managed`` appeared with ``zone->managed_pages`` in 3.8.
+* 4.8 (node-based LRU): a ``per-node stats`` block under the first
+  populated zone of each node holds the node counters (``nr_inactive_anon``,
+  ``nr_slab_reclaimable`` ...); ``scanned`` became ``node_scanned`` and then
+  went away; ``all_unreclaimable`` became ``node_unreclaimable``.
+* Since about 4.12, unpopulated zones (``Movable``, ``Device``) are printed
+  too, with watermarks and ``protection`` but no counters or pagesets.
+* 5.x added ``boost`` (watermark boosting) and ``cma``, 6.x ``promo``
+  (memory tiering) and ``nr_free_pages_blocks``; ``protection`` moved up
+  among the watermarks; 6.18 prints ``vm stats threshold`` once per CPU.
+  These are feature-detected, never inferred from a version.
 
-The kernel's MemAvailable estimate (``si_mem_available``) uses the sum of
-the zones' *low* watermarks and ``totalreserve_pages``
-(``calculate_totalreserve_pages`` in ``mm/page_alloc.c``): for each zone,
-the largest lowmem_reserve entry plus the *high* watermark, capped at the
-zone's managed pages.
+Every ``key value`` line of a zone that is not a typed field lands in
+:attr:`Zone.counters`, so a new kernel's counter is never lost.
+
+MemAvailable without the kernel: ``si_mem_available()`` (3.14+) needs two
+numbers this file gives:
+
+* the sum of every zone's *low* watermark (``for_each_zone``, so the
+  unpopulated zones modern kernels print count too: a Movable zone with no
+  memory still has min = low = 32 pages);
+* ``totalreserve_pages`` from ``calculate_totalreserve_pages()``
+  (mm/page_alloc.c): for each zone, the largest ``lowmem_reserve`` entry
+  plus the *high* watermark, capped at the zone's managed pages (present
+  pages on kernels before ``managed``, which is what 2.6.32 did).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -29,6 +50,26 @@ from types import MappingProxyType
 from memsleuth.errors import ParseError
 
 SOURCE = "proc/zoneinfo"
+
+#: zone header key -> field (all pages)
+FIELDS: Mapping[str, str] = MappingProxyType({
+    "pages free": "free_pages",
+    "min": "min_pages",
+    "low": "low_pages",
+    "high": "high_pages",
+    "boost": "boost_pages",
+    "promo": "promo_pages",
+    "scanned": "scanned_pages",
+    "spanned": "spanned_pages",
+    "present": "present_pages",
+    "managed": "managed_pages",
+    "cma": "cma_pages",
+})
+
+REQUIRED = ("pages free", "min", "low", "high")
+
+_HEADER = re.compile(r"Node\s+(\d+),\s+zone\s+(\S+)")
+_COLON_INT = re.compile(r"([a-z_ ]+):\s+(-?\d+)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -39,12 +80,35 @@ class Zone:
     min_pages: int
     low_pages: int
     high_pages: int
-    spanned_pages: int | None
-    present_pages: int | None
+    #: watermark boost (5.0+)
+    boost_pages: int | None = None
+    #: memory-tiering promotion watermark (6.x)
+    promo_pages: int | None = None
+    #: pages scanned since the last reclaim success (2.6.32-4.7)
+    scanned_pages: int | None = None
+    spanned_pages: int | None = None
+    present_pages: int | None = None
     #: ``None`` on kernels before ``managed`` existed (2.6.32)
-    managed_pages: int | None
-    protection_pages: tuple[int, ...]
+    managed_pages: int | None = None
+    cma_pages: int | None = None
+    #: lowmem_reserve, one entry per zone type; ``()`` if not printed
+    protection_pages: tuple[int, ...] = ()
+    start_pfn: int | None = None
+    #: ``all_unreclaimable`` (old) or ``node_unreclaimable`` (4.8+)
+    unreclaimable: bool | None = None
+    #: ``nr_*``, ``numa_*`` and any other zone ``key value`` line, raw pages/events
     counters: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def populated(self) -> bool:
+        return bool(self.present_pages)
+
+    @property
+    def reserve_pages(self) -> int:
+        """This zone's share of ``totalreserve_pages``."""
+        reserve = max(self.protection_pages, default=0) + self.high_pages
+        cap = self.managed_pages if self.managed_pages is not None else self.present_pages
+        return min(reserve, cap) if cap is not None else reserve
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,110 +117,117 @@ class ZoneInfo:
     #: node -> the ``per-node stats`` counters (4.8+); empty before
     node_stats: Mapping[int, Mapping[str, int]] = field(default_factory=dict)
 
+    def zone(self, node: int, name: str) -> Zone | None:
+        for z in self.zones:
+            if z.node == node and z.name == name:
+                return z
+        return None
 
-def _zone(node: int, name: str, values: dict[str, int], protection: tuple[int, ...]) -> Zone:
+    @property
+    def nodes(self) -> tuple[int, ...]:
+        return tuple(sorted({z.node for z in self.zones}))
+
+
+class _ZoneBuilder:
+    """Accumulates one zone's lines; sections are ``head``, ``node`` and ``pagesets``."""
+
+    def __init__(self, node: int, name: str) -> None:
+        self.node = node
+        self.name = name
+        self.values: dict[str, int] = {}
+        self.counters: dict[str, int] = {}
+        self.protection: tuple[int, ...] = ()
+        self.start_pfn: int | None = None
+        self.unreclaimable: bool | None = None
+        self.section = "head"
+
+    def build(self, source: str) -> Zone:
+        missing = [k for k in REQUIRED if k not in self.values]
+        if missing:
+            raise ParseError(source, f"node {self.node} zone {self.name}: no {missing[0]!r} line")
+        typed = {FIELDS[k]: v for k, v in self.values.items()}
+        return Zone(node=self.node, name=self.name, protection_pages=self.protection,
+                    start_pfn=self.start_pfn, unreclaimable=self.unreclaimable,
+                    counters=MappingProxyType(self.counters), **typed)
+
+
+def _int(value: str, line: str, source: str) -> int:
     try:
-        return Zone(
-            node=node,
-            name=name,
-            free_pages=values["pages free"],
-            min_pages=values["min"],
-            low_pages=values["low"],
-            high_pages=values["high"],
-            spanned_pages=values.get("spanned"),
-            present_pages=values.get("present"),
-            managed_pages=values.get("managed"),
-            protection_pages=protection,
-            counters=MappingProxyType(dict(values)),
-        )
-    except KeyError as exc:
-        raise ParseError(SOURCE, f"node {node} zone {name}: no {exc.args[0]!r} line") from None
+        return int(value)
+    except ValueError:
+        raise ParseError(source, f"non-numeric value in {line!r}") from None
 
 
-def parse_zoneinfo(text: str) -> ZoneInfo:
+def parse_zoneinfo(text: str, *, source: str = SOURCE) -> ZoneInfo:
+    """Parse the text of /proc/zoneinfo (2.6.32 through 6.x) into a :class:`ZoneInfo`."""
     zones: list[Zone] = []
     node_stats: dict[int, dict[str, int]] = {}
-    current: tuple[int, str] | None = None
-    values: dict[str, int] = {}
-    protection: tuple[int, ...] = ()
-    in_node_stats = False
-
-    def flush() -> None:
-        if current is not None:
-            zones.append(_zone(current[0], current[1], values, protection))
-
+    cur: _ZoneBuilder | None = None
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
             continue
-        if line.startswith("Node "):
-            flush()
-            head, _, zone = line.partition(", zone")
-            try:
-                node = int(head.split()[1].rstrip(","))
-            except (IndexError, ValueError):
-                raise ParseError(SOURCE, f"bad zone header {line!r}") from None
-            current = (node, zone.strip())
-            values, protection, in_node_stats = {}, (), False
+        header = _HEADER.fullmatch(stripped)
+        if header is not None:
+            if cur is not None:
+                zones.append(cur.build(source))
+            cur = _ZoneBuilder(int(header.group(1)), header.group(2))
             continue
-        if current is None:
-            raise ParseError(SOURCE, f"data before the first zone header: {line!r}")
+        if cur is None:
+            raise ParseError(source, f"data before the first zone header: {line!r}")
         if stripped == "per-node stats":
-            in_node_stats = True
-            continue
-        if stripped.startswith("protection:"):
-            inner = stripped.partition(":")[2].strip().strip("()")
-            try:
-                protection = tuple(int(v) for v in inner.replace(",", " ").split())
-            except ValueError:
-                raise ParseError(SOURCE, f"bad protection line {line!r}") from None
-            continue
-        if stripped.startswith("pages free"):
-            in_node_stats = False
-            values["pages free"] = _int(stripped.split()[-1], line)
-            continue
-        if stripped in ("pagesets",) or stripped.startswith(("cpu:", "count:", "high:", "batch:",
-                                                             "vm stats threshold", "node_unreclaimable",
-                                                             "start_pfn", "all_unreclaimable",
-                                                             "prev_priority", "inactive_ratio")):
-            in_node_stats = False if stripped == "pagesets" else in_node_stats
-            continue
-        parts = stripped.split()
-        if len(parts) != 2:
-            continue
-        value = _int(parts[1], line)
-        if in_node_stats:
-            node_stats.setdefault(current[0], {})[parts[0]] = value
-        elif parts[0] not in values:
-            values[parts[0]] = value
-    flush()
-    if not zones:
-        raise ParseError(SOURCE, "no zones")
+            cur.section = "node"
+        elif stripped == "pagesets":
+            cur.section = "pagesets"
+        elif stripped.startswith("pages free"):
+            cur.section = "head"
+            cur.values["pages free"] = _int(stripped.split()[-1], line, source)
+        elif stripped.startswith("protection:"):
+            inner = stripped.partition(":")[2].strip()
+            if not (inner.startswith("(") and inner.endswith(")")):
+                raise ParseError(source, f"bad protection line {line!r}")
+            cur.protection = tuple(_int(v, line, source)
+                                   for v in inner[1:-1].replace(",", " ").split())
+        elif ":" in stripped:
+            m = _COLON_INT.fullmatch(stripped)
+            if m is None:
+                raise ParseError(source, f"bad line {line!r}")
+            key, value = m.group(1), int(m.group(2))
+            if key == "start_pfn":
+                cur.start_pfn = value
+            elif key in ("node_unreclaimable", "all_unreclaimable"):
+                cur.unreclaimable = value != 0
+            # cpu/count/high/batch/high_min/high_max/vm stats threshold are
+            # per-CPU pageset state; prev_priority/inactive_ratio are tuning
+        else:
+            parts = stripped.split()
+            if len(parts) != 2:
+                raise ParseError(source, f"expected 'key value': {line!r}")
+            key, value = parts[0], _int(parts[1], line, source)
+            if cur.section == "node":
+                node_stats.setdefault(cur.node, {})[key] = value
+            elif cur.section == "head" and key in FIELDS:
+                cur.values[key] = value
+            elif cur.section != "pagesets":
+                cur.counters[key] = value
+    if cur is None:
+        raise ParseError(source, "no zones")
+    zones.append(cur.build(source))
     return ZoneInfo(zones=tuple(zones),
                     node_stats=MappingProxyType({n: MappingProxyType(v)
                                                  for n, v in node_stats.items()}))
 
 
-def _int(value: str, line: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise ParseError(SOURCE, f"non-numeric value in {line!r}") from None
-
-
 def total_low_watermark_pages(info: ZoneInfo) -> int:
-    """Sum of every zone's low watermark (``wmark_low`` in si_mem_available)."""
+    """Sum of every printed zone's low watermark (``wmark_low`` in si_mem_available)."""
     return sum(z.low_pages for z in info.zones)
 
 
 def totalreserve_pages(info: ZoneInfo) -> int:
-    """``calculate_totalreserve_pages()``: per zone max(lowmem_reserve) + high,
-    capped at managed pages (present pages on kernels without ``managed``)."""
-    total = 0
-    for z in info.zones:
-        reserve = max(z.protection_pages, default=0) + z.high_pages
-        cap = z.managed_pages if z.managed_pages is not None else z.present_pages
-        if cap is not None:
-            reserve = min(reserve, cap)
-        total += reserve
-    return total
+    """The kernel's ``totalreserve_pages`` (``calculate_totalreserve_pages()``).
+
+    Per zone: ``max(lowmem_reserve) + high watermark``, capped at the zone's
+    managed pages, or at present pages where ``managed`` is not printed
+    (2.6.32, whose kernel capped at present pages).  Summed over zones.
+    """
+    return sum(z.reserve_pages for z in info.zones)

@@ -18,11 +18,8 @@ whose capture time is the mtime of ``proc/meminfo``.
 from __future__ import annotations
 
 import errno
-import json
 import os
-import tarfile
 import time
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -140,6 +137,10 @@ class _TarBackend:
     """A captured bundle, held in memory (bundles are a few MB)."""
 
     def __init__(self, path: str) -> None:
+        # imported here: only bundles need them, and the CLI starts faster without
+        import tarfile
+        import zlib
+
         self.files: dict[str, bytes] = {}
         self.symlinks: dict[str, str] = {}
         self.dirs: dict[str, set[str]] = {}
@@ -231,6 +232,8 @@ class Host:
             except SourceMissing:
                 raw = None
             if raw is not None:
+                import json
+
                 try:
                     meta = json.loads(raw)
                 except ValueError as exc:

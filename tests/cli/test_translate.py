@@ -90,8 +90,9 @@ def test_decode_kpageflags_bits() -> None:
 
 
 def test_pfn_runs_merge_nearby_frames() -> None:
-    assert pfn_runs([10, 11, 12, 70, 200, 5000, 5010]) == [(10, 70), (200, 200), (5000, 5010)]
+    assert pfn_runs([10, 11, 12, 70, 200, 5000, 5010], gap_pages=64) == [(10, 70), (200, 200), (5000, 5010)]
     assert pfn_runs([1, 1000], gap_pages=64) == [(1, 1), (1000, 1000)]
+    assert pfn_runs([1, 60, 200]) == [(1, 60), (200, 200)]  # default gap: 64 pages
 
 
 # -- a hand-made root: 5-level, swapped, not present, unmapped -----------------

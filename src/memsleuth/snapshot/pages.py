@@ -25,7 +25,10 @@ from memsleuth.sources.pagemap import ENTRY_BYTES, decode_entries, entry_offset
 KPAGEFLAGS = "proc/kpageflags"
 KPAGECOUNT = "proc/kpagecount"
 
-#: Two PFNs closer than this are read in the same ``pread``.
+#: Two PFNs closer than this are read in the same ``pread``.  The kernel
+#: looks up every frame it returns, so words read across a gap are not free:
+#: comparing a forked 64 MiB buffer (17,634 scattered PFNs) took 24 ms with
+#: 64, 29 ms with 512 and 43 ms with 4096 (fewer reads, more words).
 PFN_GAP_PAGES = 64
 
 
@@ -56,16 +59,19 @@ def pfn_runs(pfns: Iterable[int], gap_pages: int = PFN_GAP_PAGES) -> list[tuple[
 
 
 def _read_words(host: Host, path: str, pfns: Iterable[int], *, counts: bool) -> dict[int, int]:
-    wanted = set(pfns)
+    wanted = sorted(set(pfns))
     out: dict[int, int] = {}
+    i = 0
     for first, last in pfn_runs(wanted):
         data = host.read_at(path, first * ENTRY_BYTES, (last - first + 1) * ENTRY_BYTES)
         data = data[: len(data) - len(data) % ENTRY_BYTES]
         words = decode_counts(data) if counts else decode_words(data, source=path)
-        for i, word in enumerate(words):
-            pfn = first + i
-            if pfn in wanted:
-                out[pfn] = word
+        # pick only the wanted words: a run may span thousands of unneeded ones
+        while i < len(wanted) and wanted[i] <= last:
+            k = wanted[i] - first
+            if k < len(words):
+                out[wanted[i]] = words[k]
+            i += 1
     return out
 
 

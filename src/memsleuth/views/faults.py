@@ -30,10 +30,10 @@ def render_faults(system: SystemFaults, rows: Sequence[ProcessFaults], *,
         head = (f"system since boot: {fmt_int(system.pgfault)} faults, {fmt_int(system.pgmajfault)} "
                 "major (one reading: no rates)")
     t = Table(box=None, header_style="bold", pad_edge=False)
-    t.add_column("PID", justify="right")
-    t.add_column("COMMAND", no_wrap=True, overflow="ellipsis", max_width=20)
+    t.add_column("PID", justify="right", no_wrap=True, min_width=7)
+    t.add_column("COMMAND", no_wrap=True, overflow="ellipsis", max_width=16)
     for title in ("MINFLT/s", "MAJFLT/s", "VIRT", "RSS", "UNTOUCHED", "%"):
-        t.add_column(title, justify="right")
+        t.add_column(title, justify="right", no_wrap=True)
     for r in rows:
         t.add_row(str(r.pid), Text(_short(r.command)), fmt_rate(r.minor_per_second),
                   fmt_rate(r.major_per_second), fmt_bytes(r.virt_bytes), fmt_bytes(r.rss_bytes),
@@ -93,7 +93,7 @@ def render_cow(pid: int, command: str, area_bytes: int, children: Sequence[CowCh
                 f"{len(children)} child{'ren' if len(children) != 1 else ''}", style="bold")
     t = Table(box=None, header_style="bold", pad_edge=False)
     for title in ("CHILD", "SHARED", "COPIED", "PARENT-ONLY", "CHILD-ONLY", "SWAPPED", "SHARED%"):
-        t.add_column(title, justify="right")
+        t.add_column(title, justify="right", no_wrap=True)
     t.add_column("COMMAND", no_wrap=True, overflow="ellipsis", max_width=16)
     for c in children:
         shared, copied = c.total("shared_pages"), c.total("copied_pages")

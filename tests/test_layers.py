@@ -19,8 +19,11 @@ ALLOWED: dict[str, set[str]] = {
     "snapshot": {"host", "sources", "errors", "units"},
     "store": {"snapshot", "sources", "host", "errors", "units"},
     "analysis": {"store", "snapshot", "sources", "host", "errors", "units"},
-    "views": {"analysis", "store", "snapshot", "sources", "host", "errors", "units"},
-    "cli": {"views", "analysis", "store", "snapshot", "sources", "host", "errors", "units", "__init__"},
+    "trace": {"host", "errors", "units"},
+    "knowledge": {"analysis", "store", "snapshot", "sources", "host", "errors", "units"},
+    "views": {"knowledge", "analysis", "store", "snapshot", "sources", "host", "errors", "units"},
+    "cli": {"views", "knowledge", "trace", "analysis", "store", "snapshot", "sources", "host",
+            "errors", "units", "__init__"},
     "__init__": {"host", "snapshot", "errors", "units"},
     "__main__": {"cli"},
 }

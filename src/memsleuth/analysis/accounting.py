@@ -240,8 +240,8 @@ def accounting(meminfo: MemInfo, *, vmalloc_overlap_bytes: int | None = None) ->
             vmalloc = max(vmalloc - vmalloc_overlap_bytes, 0)
         elif vmalloc > 0:
             notes.append(
-                "vmalloc may include kernel stacks (VMAP_STACK); read /proc/vmallocinfo "
-                "as root to separate them"
+                "vmalloc may include kernel stacks (VMAP_STACK kernels): without "
+                "/proc/vmallocinfo (root-only) they cannot be separated"
             )
     page_cache = _diff(m.cached_bytes, m.shmem_bytes)
     spec: list[tuple[str, str, int | None, bool, str, str]] = [

@@ -24,6 +24,20 @@ from memsleuth.sources.slab_sysfs import SlabSysfs, parse_slab_sysfs
 from memsleuth.sources.slabinfo import parse_slabinfo
 
 
+#: Caches the kernel creates with SLAB_RECLAIM_ACCOUNT (counted in
+#: SReclaimable), for kernels without /sys/kernel/slab (SLAB, e.g. 2.6.32) or
+#: when it is unreadable: exact names and name suffixes.
+RECLAIMABLE_NAMES = frozenset({"dentry", "inode_cache", "buffer_head", "radix_tree_node",
+                               "xfs_inode", "xfs_ili", "btrfs_inode", "nfs_inode_cache",
+                               "fuse_inode", "mqueue_inode_cache"})
+RECLAIMABLE_SUFFIXES = ("_inode_cache", "_inode")
+
+
+def known_reclaimable(name: str) -> bool:
+    """Whether a cache of this name is reclaimable on stock kernels."""
+    return name in RECLAIMABLE_NAMES or name.endswith(RECLAIMABLE_SUFFIXES)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SlabRow:
     name: str
@@ -37,8 +51,10 @@ class SlabRow:
     active_bytes: int
     waste_bytes: int
     usage_percent: float | None
-    #: counted in SReclaimable (``reclaim_account``); None when sysfs is unreadable
+    #: counted in SReclaimable (``reclaim_account``); from the cache name when
+    #: sysfs is absent or unreadable (then ``reclaimable_inferred``)
     reclaimable: bool | None
+    reclaimable_inferred: bool
     #: other caches merged into this one (SLUB aliases), excluding ``name``
     aliases: tuple[str, ...]
     growth_bytes_per_second: float | None = None
@@ -96,6 +112,9 @@ def slab_rows(snap: Snapshot) -> list[SlabRow] | None:
         if sysfs is not None:
             reclaimable = sysfs.reclaimable(c.name)
             aliases = tuple(a for a in sysfs.aliases_of(c.name) if a != c.name)
+        inferred = reclaimable is None
+        if inferred:
+            reclaimable = known_reclaimable(c.name)
         rows.append(SlabRow(
             name=c.name,
             active_objs=c.active_objs,
@@ -109,6 +128,7 @@ def slab_rows(snap: Snapshot) -> list[SlabRow] | None:
             waste_bytes=max(size - active, 0),
             usage_percent=100.0 * c.active_objs / c.num_objs if c.num_objs else None,
             reclaimable=reclaimable,
+            reclaimable_inferred=inferred,
             aliases=aliases,
         ))
     return rows

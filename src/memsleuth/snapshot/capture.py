@@ -27,6 +27,7 @@ from memsleuth.host import Host
 from memsleuth.snapshot.model import (
     REASON_DENIED,
     REASON_MISSING,
+    REASON_NOT_CAPTURED,
     ProcessSample,
     Snapshot,
 )
@@ -125,6 +126,7 @@ def capture(
     missing: dict[str, str] = {}
     listings: dict[str, dict[str, str | None]] = {}
     known = _bundle_reasons(host)
+    absent = REASON_MISSING if host.live else REASON_NOT_CAPTURED
 
     def grab(path: str) -> None:
         try:
@@ -132,7 +134,7 @@ def capture(
         except AccessDenied:
             missing[path] = REASON_DENIED
         except (SourceMissing, ProcessGone):
-            missing[path] = known.get(path, REASON_MISSING)
+            missing[path] = known.get(path, absent)
 
     for path in system_files:
         grab(path)
@@ -227,7 +229,8 @@ def read_process(
         except AccessDenied:
             unreadable[name] = REASON_DENIED
         except SourceMissing:
-            unreadable[name] = (known or {}).get(path, REASON_MISSING)
+            unreadable[name] = (known or {}).get(
+                path, REASON_MISSING if host.live else REASON_NOT_CAPTURED)
     if "smaps_rollup" in files and not files["smaps_rollup"]:
         # an empty read from a live task means its mm went away under us
         return None

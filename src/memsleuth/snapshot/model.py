@@ -19,6 +19,7 @@ T = TypeVar("T")
 
 #: Why a file is not in a snapshot.  The views print these words.
 REASON_MISSING = "not present on this kernel"
+REASON_NOT_CAPTURED = "not in this bundle or root"
 REASON_DENIED = "permission denied (needs root)"
 REASON_VANISHED = "process exited during the read"
 

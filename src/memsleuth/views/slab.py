@@ -61,12 +61,18 @@ def render_slab(rows: Sequence[SlabRow], tot: SlabTotals, *, growth: bool,
         values = {c.key: getattr(r, c.key) for c in cols}
         cells = [MISSING if values[c.key] is None and c.key != "reclaimable"
                  else c.fmt(values[c.key]) for c in cols]
+        if r.reclaimable_inferred and r.reclaimable:
+            cells[[c.key for c in cols].index("reclaimable")] = "yes*"
         if r.aliases:
             extra = ", ".join(r.aliases[:4]) + (" ..." if len(r.aliases) > 4 else "")
             cells[-1] = f"{r.name} (+{len(r.aliases)} merged: {extra})" if show_aliases \
                 else f"{r.name} (+{len(r.aliases)} merged)"
         t.add_row(*cells)
-    return Group(head, Text(""), t)
+    parts: list[RenderableType] = [head, Text(""), t]
+    if any(r.reclaimable_inferred for r in rows):
+        parts.append(Text("* reclaimable by the cache's name: this kernel has no readable "
+                          "/sys/kernel/slab/*/reclaim_account", style="dim"))
+    return Group(*parts)
 
 
 def row_json(r: SlabRow) -> dict[str, Any]:

@@ -127,6 +127,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
                        "total_processes": len(rows), "processes_vanished": vanished,
                        "processes_partial": len(partial)})
         return 0
+    if not rows:
+        env.note("no processes matched" if snap.processes else
+                 "no processes in this snapshot (a bundle or root without proc/PID)")
+        return 0
     env.console.print(render_processes(shown, user_of, None, wide=args.wide))
     if caption:
         env.note(caption)

@@ -23,7 +23,6 @@ from memsleuth.snapshot.model import Snapshot
 from memsleuth.sources.slab_sysfs import SlabSysfs, parse_slab_sysfs
 from memsleuth.sources.slabinfo import parse_slabinfo
 
-
 #: Caches the kernel creates with SLAB_RECLAIM_ACCOUNT (counted in
 #: SReclaimable), for kernels without /sys/kernel/slab (SLAB, e.g. 2.6.32) or
 #: when it is unreadable: exact names and name suffixes.

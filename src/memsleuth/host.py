@@ -1,6 +1,7 @@
 """The proc/sys root memsleuth reads from: the live host, a directory, or a bundle.
 
-:class:`Host` is the only place in memsleuth that opens files.  Everything
+:class:`Host` is the only place in memsleuth that opens files, and
+:meth:`Host.write` (live host only) is its one write path.  Everything
 above it asks for paths relative to the root (``proc/meminfo``,
 ``sys/kernel/slab/dentry/reclaim_account``) and gets bytes or a typed error:
 
@@ -23,7 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from memsleuth.errors import AccessDenied, BundleError, ProcessGone, SourceMissing
+from memsleuth.errors import AccessDenied, BundleError, ProcessGone, SourceMissing, UsageError
 
 META_NAME = "memsleuth.json"
 BUNDLE_FORMAT = "memsleuth-bundle"
@@ -302,6 +303,33 @@ class Host:
         finally:
             os.close(fd)
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def write(self, path: str, data: bytes | str, *, create: bool = False) -> None:
+        """Write ``data`` to ``path`` on the live host: memsleuth's one write path.
+
+        Used only behind an explicit flag or by a session that restores what it
+        changed: ``reclaim --yes`` (``proc/sys/vm/drop_caches``) and ``trace``
+        (tracefs control files and its own state file under ``run/memsleuth``).
+        ``create`` makes a new file (mode 0600, truncated); without it the file
+        must exist, as kernel control files do.  A bundle or a directory root
+        is read-only: :class:`~memsleuth.errors.UsageError`.  Errors map as in
+        :meth:`read`; a kernel refusal (EINVAL on a bad tracefs filter, EBUSY)
+        is raised as the :class:`OSError` itself.
+        """
+        if not self.live or not isinstance(self._backend, _DirBackend):
+            raise UsageError(f"{self.label}: cannot write {path} to a bundle or directory root")
+        raw = data.encode() if isinstance(data, str) else data
+        flags = os.O_WRONLY | os.O_CLOEXEC | (os.O_CREAT | os.O_TRUNC if create else 0)
+        try:
+            fd = os.open(self._backend.root + path, flags, 0o600)
+        except OSError as exc:
+            raise _map_oserror(exc, path) from None
+        try:
+            os.write(fd, raw)
+        except OSError as exc:
+            raise _map_oserror(exc, path) from None
+        finally:
+            os.close(fd)
 
     def read_text(self, path: str) -> str:
         return self._backend.read(path).decode("utf-8", "replace")

@@ -1,0 +1,288 @@
+"""Build a :class:`~memsleuth.analysis.series.History` from any source.
+
+Three sources give the same History, so the detector never knows which it
+read:
+
+* :func:`history_from_store` - the local store written by ``memsleuth record``;
+* :func:`history_from_roots` - a series of bundles and/or plain root
+  directories (a bare directory's time is the mtime of its ``proc/meminfo``);
+* :func:`history_from_watch` - snapshots taken in-process, no daemon.
+
+Series are extracted by :func:`memsleuth.store.extract.iter_points`, the
+same code the recorder runs at write time, so a series key means the same
+thing whichever way it was built.  Process identity is ``pid:starttime``;
+its :class:`~memsleuth.analysis.series.ProcessInfo` comes from the latest
+sample that saw it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from memsleuth.analysis.series import History, ProcessInfo, Series
+from memsleuth.errors import BundleError, ParseError, StoreError, UsageError
+from memsleuth.host import Host
+from memsleuth.snapshot.capture import DEFAULT_PROCESS_FILES, capture
+from memsleuth.snapshot.model import ProcessSample, Snapshot
+from memsleuth.sources.cgroup import parse_pid_cgroup
+from memsleuth.store.extract import iter_points
+from memsleuth.store.reader import SampleInfo, StoreReader
+
+#: Per-process files a diagnosis reads: the recorder's set, plus who it is.
+PROCESS_FILES: tuple[str, ...] = (*DEFAULT_PROCESS_FILES, "cmdline", "cgroup")
+
+#: Past the last sample, at most this many more snapshots are rebuilt from a
+#: store to name processes that exited before the window ended (each costs a
+#: decompression of every process of that sample).
+MAX_EXTRA_SNAPSHOTS = 32
+
+OnSample = Callable[[int, int, Snapshot], None]
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Accumulates snapshots (in any order) into one History."""
+
+    points: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    processes: dict[str, tuple[float, ProcessInfo]] = field(default_factory=dict)
+    latest: tuple[float, Snapshot] | None = None
+    times: set[float] = field(default_factory=set)
+
+    def add(self, t: float, snap: Snapshot) -> None:
+        self.times.add(t)
+        for key, value in iter_points(snap):
+            self.points.setdefault(key, []).append((t, float(value)))
+        for proc in snap.processes:
+            self.add_process(t, proc)
+        if self.latest is None or t >= self.latest[0]:
+            self.latest = (t, snap)
+
+    def add_process(self, t: float, proc: ProcessSample) -> None:
+        if proc.kernel_thread:
+            return
+        info = process_info(proc)
+        seen = self.processes.get(info.identity)
+        if seen is None or t >= seen[0]:
+            self.processes[info.identity] = (t, info)
+
+    def build(self, source: str) -> History:
+        series = {key: _series(key, pts) for key, pts in self.points.items()}
+        latest = self.latest[1] if self.latest else None
+        total = series.get("meminfo.MemTotal")
+        return History(
+            hostname=latest.meta.hostname if latest else None,
+            kernel_release=latest.meta.kernel_release if latest else None,
+            series=series,
+            processes={k: info for k, (_, info) in self.processes.items()},
+            mem_total_bytes=int(total.values[-1]) if total is not None and total.values else None,
+            source=source,
+        )
+
+
+def _series(key: str, pts: list[tuple[float, float]]) -> Series:
+    pts.sort(key=lambda p: p[0])
+    return Series(key=key, times=tuple(p[0] for p in pts), values=tuple(p[1] for p in pts))
+
+
+def process_info(proc: ProcessSample) -> ProcessInfo:
+    """Who a process is, from the files a sample holds (``cmdline``/``cgroup`` if read)."""
+    return ProcessInfo(
+        pid=proc.pid,
+        starttime_ticks=proc.starttime_ticks,
+        comm=proc.comm,
+        cmdline=proc.cmdline() or None,
+        ppid=proc.ppid,
+        uid=_uid(proc.files.get("status")),
+        cgroup=_cgroup(proc.files.get("cgroup")),
+    )
+
+
+def _uid(status: bytes | None) -> int | None:
+    # one line, byte operations: as store.extract does for the same file
+    if not status:
+        return None
+    start = status.find(b"\nUid:")
+    if start < 0:
+        return None
+    parts = status[start + 5 : status.find(b"\n", start + 1)].split()
+    return int(parts[0]) if parts and parts[0].isdigit() else None
+
+
+def _cgroup(data: bytes | None) -> str | None:
+    if not data:
+        return None
+    try:
+        paths = parse_pid_cgroup(data.decode("utf-8", "replace"))
+    except ParseError:
+        return None
+    # the unified hierarchy, else the v1 memory controller's
+    return paths.get("") or paths.get("memory")
+
+
+def sample_count(history: History) -> int:
+    """Distinct sample times in ``history`` (the number of snapshots it came from)."""
+    times: set[float] = set()
+    for s in history.series.values():
+        times.update(s.times)
+    return len(times)
+
+
+def trim(history: History, start: float | None = None, end: float | None = None) -> History:
+    """``history`` restricted to ``[start, end]``; processes no longer in it are dropped."""
+    lo = float("-inf") if start is None else start
+    hi = float("inf") if end is None else end
+    series: dict[str, Series] = {}
+    for key, s in history.series.items():
+        kept = [(t, v) for t, v in zip(s.times, s.values, strict=True) if lo <= t <= hi]
+        if kept:
+            series[key] = Series(key=key, times=tuple(t for t, _ in kept), values=tuple(v for _, v in kept))
+    alive = {k.split(".", 2)[1] for k in series if k.startswith("proc.")}
+    processes = {k: v for k, v in history.processes.items() if k in alive}
+    return replace(history, series=series, processes=processes)
+
+
+# -- the store ------------------------------------------------------------------
+def history_from_store(
+    path: str | os.PathLike[str], start: float | None = None, end: float | None = None
+) -> History:
+    """Every series of the store at ``path`` within ``[start, end]`` (Unix seconds)."""
+    spath = os.fspath(path)
+    with StoreReader.open(spath) as reader:
+        samples = reader.samples(start, end)
+        if not samples:
+            raise StoreError(f"{spath}: no samples in the chosen window ({reader.count()} in the store)")
+        series: dict[str, Series] = {}
+        keys = reader.keys()
+        for key in keys:
+            pts = reader.series(key, start, end)
+            if pts:
+                series[key] = Series(
+                    key=key, times=tuple(t for t, _ in pts), values=tuple(float(v) for _, v in pts)
+                )
+        builder = _Builder()
+        last = reader.snapshot(samples[-1].id)
+        for proc in last.processes:
+            builder.add_process(samples[-1].taken_at, proc)
+        _name_exited(reader, samples, series, builder)
+    total = series.get("meminfo.MemTotal")
+    return History(
+        hostname=last.meta.hostname,
+        kernel_release=last.meta.kernel_release,
+        series=series,
+        processes={k: info for k, (_, info) in builder.processes.items()},
+        mem_total_bytes=int(total.values[-1]) if total is not None and total.values else None,
+        source=f"store {spath}",
+    )
+
+
+def _name_exited(reader: StoreReader, samples: Sequence[SampleInfo], series: dict[str, Series],
+                 builder: _Builder) -> None:
+    """Name processes that exited before the last sample, from the sample they were last in.
+
+    The snapshots to rebuild are chosen by how many points the process has
+    (a long-lived process matters more to a trend than a short one).
+    """
+    by_time = {s.taken_at: s.id for s in samples}
+    last_seen: dict[str, tuple[float, int]] = {}
+    for key, s in series.items():
+        if not key.startswith("proc."):
+            continue
+        identity = key.split(".", 2)[1]
+        if identity in builder.processes:
+            continue
+        seen = last_seen.get(identity)
+        if seen is None or s.times[-1] > seen[0]:
+            last_seen[identity] = (s.times[-1], max(len(s), seen[1] if seen else 0))
+    wanted: dict[int, float] = {}
+    for _, (t, _n) in sorted(last_seen.items(), key=lambda kv: -kv[1][1]):
+        sid = by_time.get(t)
+        if sid is None:
+            continue
+        if sid not in wanted and len(wanted) >= MAX_EXTRA_SNAPSHOTS:
+            continue
+        wanted[sid] = t
+    for sid, t in wanted.items():
+        for proc in reader.snapshot(sid).processes:
+            if f"{proc.pid}:{proc.starttime_ticks}" in last_seen:
+                builder.add_process(t, proc)
+
+
+# -- bundles and root directories -------------------------------------------------
+def history_from_roots(paths: Iterable[str | os.PathLike[str]]) -> History:
+    """One snapshot per bundle or root directory, ordered by capture time."""
+    builder = _Builder()
+    seen: dict[float, str] = {}
+    labels: list[str] = []
+    for path in paths:
+        host = Host.open(path)
+        t = host.meta.captured_at
+        if t is None:
+            raise BundleError(
+                f"{host.label}: no capture time (no bundle header and no proc/meminfo to take "
+                "its mtime from)"
+            )
+        if t in seen:
+            raise UsageError(f"{host.label} and {seen[t]} have the same capture time ({t:.3f})")
+        seen[t] = host.label
+        labels.append(host.label)
+        builder.add(t, capture(host, process_files=PROCESS_FILES))
+    if not labels:
+        raise UsageError("no roots given")
+    source = f"{len(labels)} roots" if len(labels) > 1 else f"root {labels[0]}"
+    return builder.build(source)
+
+
+# -- live, in-process ------------------------------------------------------------
+def history_from_watch(
+    host: Host,
+    duration_s: float,
+    interval_s: float,
+    *,
+    on_sample: OnSample | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> History:
+    """Sample ``host`` every ``interval_s`` for ``duration_s`` seconds, then build the History.
+
+    The schedule runs on the monotonic clock: a slow capture delays the next
+    one but does not shift the rest, and missed slots are skipped.  Each
+    sample is timed by its wall-clock start.  ``on_sample(n, expected,
+    snapshot)`` is called after each sample (progress for the CLI).
+    """
+    if interval_s <= 0:
+        raise UsageError("the interval must be positive")
+    if duration_s < 0:
+        raise UsageError("the duration must not be negative")
+    expected = int(duration_s // interval_s) + 1
+    builder = _Builder()
+    start = clock()
+    n = 0
+    k = 0
+    while True:
+        snap = capture(host, process_files=PROCESS_FILES)
+        n += 1
+        builder.add(snap.started_at, snap)
+        if on_sample is not None:
+            on_sample(n, expected, snap)
+        now = clock()
+        k = max(k + 1, int((now - start) // interval_s) + 1)
+        due = start + k * interval_s
+        if due - start > duration_s + 1e-9:
+            break
+        sleep(max(0.0, due - clock()))
+    return builder.build(f"watch {host.label}, every {interval_s:g} s for {duration_s:g} s")
+
+
+__all__ = [
+    "MAX_EXTRA_SNAPSHOTS",
+    "PROCESS_FILES",
+    "history_from_roots",
+    "history_from_store",
+    "history_from_watch",
+    "process_info",
+    "sample_count",
+    "trim",
+]

@@ -1,0 +1,252 @@
+"""``memsleuth diagnose``: findings as a terminal report and as JSON.
+
+Takes the detector's :class:`~memsleuth.analysis.findings.Finding` objects
+and the :class:`~memsleuth.analysis.series.History` they came from (for the
+window and to name processes); decides nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from memsleuth.analysis.findings import Finding, Projection
+from memsleuth.analysis.series import History, ProcessInfo
+from memsleuth.units import human_bytes
+from memsleuth.views.common import MISSING
+
+SCHEMA = "memsleuth.diagnose/1"
+
+#: evidence keys whose value is in the series' unit (bytes for a byte series)
+_IN_UNIT = frozenset({"first", "last", "min", "max", "floor_first", "floor_last", "mean", "median",
+                      "headroom", "floor_start", "floor_end", "start", "end", "delta"})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Window:
+    """What the diagnosis read: for the header."""
+
+    source: str
+    start: float | None
+    end: float | None
+    samples: int
+    series: int
+    #: the time "ago" is measured from: now (store, watch) or the last sample (roots)
+    reference: float
+    reference_is_now: bool
+
+
+# -- formatting ---------------------------------------------------------------------
+def fmt_rate(f: Finding) -> str:
+    """``+12.0Mi/h`` for bytes, ``+1,200/h`` for counts."""
+    return _rate(f.rate_per_hour, f.unit)
+
+
+def _rate(v: float | None, unit: str) -> str:
+    if v is None:
+        return MISSING
+    sign = "+" if v > 0 else ("-" if v < 0 else "")
+    if unit == "bytes":
+        return f"{sign}{human_bytes(abs(v))}/h"
+    return f"{sign}{abs(v):,.1f}/h" if abs(v) < 100 else f"{sign}{abs(v):,.0f}/h"
+
+
+def fmt_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.1 d``."""
+    s = abs(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"
+
+
+def _hours(h: float | None) -> str:
+    if h is None:
+        return "never"
+    return fmt_duration(h * 3600)
+
+
+def fmt_projection(p: Projection) -> str:
+    """``80% in 3.0 h (2.0 h-5.0 h)``; ``not on this trend`` when flat."""
+    label = "OOM" if p.threshold.lower() == "oom" else p.threshold
+    if p.hours is None:
+        return f"{label}: not on this trend"
+    if p.hours <= 0:
+        return f"{label}: already crossed"
+    text = f"{label} in {_hours(p.hours)}"
+    if p.hours_low is not None or p.hours_high is not None:
+        low = _hours(p.hours_low) if p.hours_low is not None else "?"
+        text += f" ({low}-{_hours(p.hours_high)})"
+    return text
+
+
+def fmt_time(t: float | None) -> str:
+    if t is None:
+        return MISSING
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
+
+
+def fmt_onset(onset: float | None, window: Window) -> str:
+    if onset is None:
+        return "before the window (grew throughout)"
+    ago = window.reference - onset
+    suffix = "ago" if window.reference_is_now else "before the last sample"
+    return f"{fmt_time(onset)} ({fmt_duration(ago)} {suffix})"
+
+
+def fmt_evidence_value(key: str, value: float | str | None, unit: str) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if key.endswith("_bytes") or (unit == "bytes" and key in _IN_UNIT):
+        return human_bytes(value)
+    if key.endswith("_per_hour"):
+        return _rate(value, "bytes" if unit == "bytes" else "count")
+    if "p_value" in key or key == "p":
+        return f"{value:.2g}"
+    if key.endswith(("_seconds", "_s")):
+        return fmt_duration(value)
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.3g}"
+
+
+def process_of(f: Finding, processes: Mapping[str, ProcessInfo]) -> ProcessInfo | None:
+    """The process a ``proc.<pid>:<starttime>.*`` finding is about, if known."""
+    if not f.series_key.startswith("proc."):
+        return None
+    return processes.get(f.series_key.split(".", 2)[1])
+
+
+# -- terminal --------------------------------------------------------------------------
+def render_header(window: Window, hostname: str | None) -> Text:
+    span = (window.end - window.start) if window.start is not None and window.end is not None else None
+    text = Text()
+    text.append("diagnose ", style="bold")
+    text.append(f"{window.source}" + (f" on {hostname}" if hostname else ""))
+    text.append(
+        f"\n{window.samples} samples over {fmt_duration(span) if span is not None else MISSING}, "
+        f"{fmt_time(window.start)} to {fmt_time(window.end)}; {window.series:,} series"
+    )
+    return text
+
+
+def render_finding(i: int, f: Finding, window: Window,
+                   processes: Mapping[str, ProcessInfo]) -> RenderableType:
+    head = Text()
+    head.append(f"{i}. ", style="bold")
+    head.append(f.growth_class.value.upper().replace("_", " "), style="bold red")
+    head.append(f"  {f.subject}", style="bold")
+    head.append(f"  confidence {f.confidence:.2f}")
+    t = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1, 0, 0))
+    t.add_column("what", style="dim", no_wrap=True)
+    t.add_column("value", overflow="fold")
+    t.add_row("series", f.series_key)
+    proc = process_of(f, processes)
+    if proc is not None:
+        who = proc.cmdline or proc.comm
+        extra = [f"ppid {proc.ppid}" if proc.ppid is not None else "",
+                 f"uid {proc.uid}" if proc.uid is not None else "",
+                 f"cgroup {proc.cgroup}" if proc.cgroup else ""]
+        t.add_row("process", f"pid {proc.pid}: {who}" + "".join(f", {e}" for e in extra if e))
+    t.add_row("rate", fmt_rate(f))
+    t.add_row("onset", fmt_onset(f.onset, window))
+    if f.evidence:
+        t.add_row("evidence", ", ".join(
+            f"{k} {fmt_evidence_value(k, v, f.unit)}" for k, v in f.evidence.items()))
+    if f.projections:
+        t.add_row("time to", "; ".join(fmt_projection(p) for p in f.projections))
+    if f.related:
+        t.add_row("related", ", ".join(f.related))
+    body: list[RenderableType] = [t]
+    if f.summary:
+        body.append(Text(f.summary))
+    return Group(head, Padding(Group(*body), (0, 0, 0, 3)))
+
+
+def render_diagnosis(findings: Sequence[Finding], window: Window, history: History, *,
+                     total: int) -> RenderableType:
+    parts: list[RenderableType] = [render_header(window, history.hostname), Text("")]
+    if not findings:
+        parts.append(Text("no sustained growth found", style="bold green"))
+        return Group(*parts)
+    shown = f"{len(findings)} of {total}" if total > len(findings) else f"{total}"
+    parts.append(Text(f"{shown} finding{'s' if total != 1 else ''}", style="bold"))
+    for i, f in enumerate(findings, 1):
+        parts.append(Text(""))
+        parts.append(render_finding(i, f, window, history.processes))
+    return Group(*parts)
+
+
+# -- JSON ------------------------------------------------------------------------------
+def process_json(p: ProcessInfo) -> dict[str, Any]:
+    return {"pid": p.pid, "starttime_ticks": p.starttime_ticks, "comm": p.comm,
+            "cmdline": p.cmdline, "ppid": p.ppid, "uid": p.uid, "cgroup": p.cgroup}
+
+
+def projection_json(p: Projection) -> dict[str, Any]:
+    return {"threshold": p.threshold, "hours": p.hours, "hours_low": p.hours_low,
+            "hours_high": p.hours_high}
+
+
+def finding_json(f: Finding, window: Window, processes: Mapping[str, ProcessInfo]) -> dict[str, Any]:
+    proc = process_of(f, processes)
+    return {
+        "subject_kind": f.subject_kind,
+        "subject": f.subject,
+        "series_key": f.series_key,
+        "class": f.growth_class.value,
+        "unit": f.unit,
+        "rate_per_hour": f.rate_per_hour,
+        "rate_bytes_per_hour": f.rate_bytes_per_hour,
+        "onset": f.onset,
+        "onset_seconds_before_reference": None if f.onset is None else window.reference - f.onset,
+        "confidence": f.confidence,
+        "evidence": dict(f.evidence),
+        "projections": [projection_json(p) for p in f.projections],
+        "summary": f.summary,
+        "related": list(f.related),
+        "process": process_json(proc) if proc is not None else None,
+    }
+
+
+def diagnosis_json(findings: Sequence[Finding], window: Window, history: History, *,
+                   total: int) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "host": {"hostname": history.hostname, "kernel_release": history.kernel_release,
+                 "mem_total_bytes": history.mem_total_bytes, "source": window.source},
+        "window": {"start": window.start, "end": window.end,
+                   "seconds": (window.end - window.start)
+                   if window.start is not None and window.end is not None else None,
+                   "samples": window.samples, "series": window.series,
+                   "reference": window.reference, "reference_is_now": window.reference_is_now},
+        "healthy": total == 0,
+        "findings_total": total,
+        "findings": [finding_json(f, window, history.processes) for f in findings],
+    }
+
+
+__all__ = [
+    "SCHEMA",
+    "Window",
+    "diagnosis_json",
+    "finding_json",
+    "fmt_duration",
+    "fmt_projection",
+    "fmt_rate",
+    "render_diagnosis",
+]

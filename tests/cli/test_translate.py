@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +16,7 @@ from memsleuth.snapshot.pages import pfn_runs
 from memsleuth.sources.kpageflags import BITS, decode_flags
 from memsleuth.sources.maps import VmArea
 from memsleuth.sources.pagemap import decode_entries, decode_entry
-from tests.conftest import IS_ROOT, CliResult
+from tests.conftest import IS_ROOT, SYSTEM_PYTHON, CliResult
 
 PAGE = 4096
 
@@ -225,32 +222,6 @@ def test_translate_live_touched_and_untouched(run_cli: Callable[..., CliResult],
 
 
 # -- as nobody: partial output and exit 2, never a traceback ---------------------
-
-SRC = Path(__file__).resolve().parents[2] / "src" / "memsleuth"
-SYSTEM_PYTHON = Path("/usr/bin/python3")
-
-
-@pytest.fixture(scope="module")
-def nobody_site() -> Iterator[Path]:
-    if not IS_ROOT or shutil.which("setpriv") is None or not SYSTEM_PYTHON.exists():
-        pytest.skip("needs root, setpriv and /usr/bin/python3 to run as nobody")
-    top = Path(tempfile.mkdtemp(prefix="memsleuth-translate-"))
-    try:
-        site = top / "site"
-        shutil.copytree(SRC, site / "memsleuth", ignore=shutil.ignore_patterns("__pycache__"))
-        for dep in ("rich", "markdown_it", "mdurl", "pygments"):
-            spec = importlib.util.find_spec(dep)
-            assert spec is not None and spec.submodule_search_locations
-            shutil.copytree(next(iter(spec.submodule_search_locations)), site / dep,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-        for dirpath, _dirs, files in os.walk(top):
-            os.chmod(dirpath, 0o755)
-            for name in files:
-                os.chmod(os.path.join(dirpath, name), 0o644)
-        yield site
-    finally:
-        shutil.rmtree(top, ignore_errors=True)
-
 
 @pytest.mark.live
 def test_translate_as_nobody_says_it_needs_root(nobody_site: Path) -> None:

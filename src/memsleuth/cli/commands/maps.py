@@ -32,23 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.layout import classify
+    from memsleuth.cli.commands._process import read_address_space
     from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
-    from memsleuth.snapshot.capture import read_process
-    from memsleuth.snapshot.model import REASON_DENIED
     from memsleuth.sources.smaps import parse_smaps
     from memsleuth.views.common import host_json
     from memsleuth.views.maps import SCHEMA, layout_json, render_layout
 
     host = env.host()
-    sample = read_process(host, args.pid, ("stat", "smaps", "cmdline"))
-    if sample is None:
-        raise ProcessGone(args.pid)
-    if sample.kernel_thread or sample.zombie:
-        raise SourceMissing(f"proc/{args.pid}/smaps (a kernel thread or zombie has no address space)")
-    if "smaps" not in sample.files:
-        if sample.unreadable.get("smaps") == REASON_DENIED:
-            raise AccessDenied(f"proc/{args.pid}/smaps")
-        raise SourceMissing(f"proc/{args.pid}/smaps")
+    sample = read_address_space(host, args.pid, "smaps", ("cmdline",))
     maps = parse_smaps(sample.files["smaps"].decode("utf-8", "replace"))
     if not maps:
         raise ProcessGone(args.pid)  # empty smaps of a live task: its mm went away

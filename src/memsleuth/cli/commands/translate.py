@@ -30,9 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.translate import parse_address, translate
-    from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing, UsageError
-    from memsleuth.snapshot.capture import read_process
-    from memsleuth.snapshot.model import REASON_DENIED
+    from memsleuth.cli.commands._process import read_address_space
+    from memsleuth.errors import AccessDenied, SourceMissing, UsageError
     from memsleuth.snapshot.pages import node_of_pfn, read_kpagecount, read_kpageflags, read_pagemap
     from memsleuth.sources.cpuinfo import parse_cpu_flags
     from memsleuth.sources.maps import parse_maps
@@ -46,15 +45,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError(str(exc)) from None
     host = env.host()
     page = host.page_size
-    sample = read_process(host, args.pid, ("stat", "maps"))
-    if sample is None:
-        raise ProcessGone(args.pid)
-    if sample.kernel_thread or sample.zombie:
-        raise SourceMissing(f"proc/{args.pid}/maps (a kernel thread or zombie has no address space)")
-    if "maps" not in sample.files:
-        if sample.unreadable.get("maps") == REASON_DENIED:
-            raise AccessDenied(f"proc/{args.pid}/maps")
-        raise SourceMissing(f"proc/{args.pid}/maps")
+    sample = read_address_space(host, args.pid, "maps")
     vmas = parse_maps(sample.files["maps"].decode("utf-8", "replace"))
     cpuinfo = host.read_optional("proc/cpuinfo")
     cpu_flags = parse_cpu_flags(cpuinfo.decode("utf-8", "replace")) if cpuinfo else frozenset()

@@ -1,0 +1,30 @@
+"""What the per-process commands share: read one process's files, or say why not."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
+from memsleuth.host import Host
+from memsleuth.snapshot.capture import read_process
+from memsleuth.snapshot.model import REASON_DENIED, ProcessSample
+
+
+def read_address_space(host: Host, pid: int, needed: str, extra: Sequence[str] = ()) -> ProcessSample:
+    """``stat``, ``needed`` (``smaps``, ``maps`` ...) and ``extra`` of ``pid``.
+
+    Raises :class:`ProcessGone` if it exited, :class:`SourceMissing` for a
+    kernel thread or zombie (no address space) or a file the kernel or the
+    bundle does not have, and :class:`AccessDenied` when ``needed`` needs
+    root.  The ``extra`` files are best effort.
+    """
+    sample = read_process(host, pid, ("stat", needed, *extra))
+    if sample is None:
+        raise ProcessGone(pid)
+    if sample.kernel_thread or sample.zombie:
+        raise SourceMissing(f"proc/{pid}/{needed} (a kernel thread or zombie has no address space)")
+    if needed not in sample.files:
+        if sample.unreadable.get(needed) == REASON_DENIED:
+            raise AccessDenied(f"proc/{pid}/{needed}")
+        raise SourceMissing(f"proc/{pid}/{needed}")
+    return sample

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,7 +22,7 @@ from memsleuth.analysis.buddy import (
 )
 from memsleuth.sources.buddyinfo import parse_buddyinfo
 from memsleuth.sources.zoneinfo import Zone
-from tests.conftest import IS_ROOT, TEXT, CliResult
+from tests.conftest import IS_ROOT, SYSTEM_PYTHON, TEXT, CliResult
 
 HAND = TEXT / "buddy-handmade"
 PAGE = 4096
@@ -197,3 +198,20 @@ def test_indices_equal_the_kernels_extfrag_files() -> None:
         if mounted:
             subprocess.run(["umount", str(where)], check=True)
         os.rmdir(where)
+
+
+@pytest.mark.live
+def test_buddy_as_nobody_degrades_with_notes(nobody_site: Path) -> None:
+    env = {"PYTHONPATH": str(nobody_site), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                          str(SYSTEM_PYTHON), "-m", "memsleuth", "buddy", "--json"],
+                         capture_output=True, text=True, env=env, timeout=60, cwd="/")
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 0, res.stderr
+    doc = json.loads(res.stdout)
+    # buddyinfo and zoneinfo are world-readable; pagetypeinfo and slabinfo are root-only
+    assert doc["zones"] and doc["zones"][0]["free_blocks_by_type"] is None
+    assert doc["slab_waste"] is None
+    assert any("pagetypeinfo" in n for n in doc["notes"]) and any("slabinfo" in n for n in doc["notes"])
+    assert any(c["ok"] is not None for c in doc["node_checks"])

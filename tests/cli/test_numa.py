@@ -13,7 +13,7 @@ import pytest
 from memsleuth.analysis.numa import process_spread
 from memsleuth.sources.node import parse_cpulist
 from memsleuth.sources.numa_maps import parse_numa_maps
-from tests.conftest import HOSTS, IS_ROOT, CliResult
+from tests.conftest import HOSTS, IS_ROOT, SYSTEM_PYTHON, CliResult
 
 ROOT = str(HOSTS / "numa-2node")
 KB = 1024
@@ -144,3 +144,17 @@ def test_live_text_fits_80_columns(run_cli: Callable[..., CliResult]) -> None:
     assert re.search(r"NUMA node0 CPU\(s\): \S+", res.out)
     assert max(len(line) for line in res.out.splitlines()) <= 80
     assert os.path.exists("/sys/devices/system/node/node0")
+
+
+@pytest.mark.live
+def test_numa_as_nobody_degrades_with_notes(nobody_site: Path) -> None:
+    env = {"PYTHONPATH": str(nobody_site), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
+           "PYTHONDONTWRITEBYTECODE": "1"}
+    res = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                          str(SYSTEM_PYTHON), "-m", "memsleuth", "numa"],
+                         capture_output=True, text=True, env=env, timeout=60, cwd="/")
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 0, res.stderr
+    assert "NUMA node0 CPU(s):" in res.stdout
+    # slab objects are 0400 and other users' numa_maps are private: both are named
+    assert "slab objects per node need" in res.stdout and "run as root" in res.stdout

@@ -31,6 +31,7 @@ from typing import cast
 
 from memsleuth.errors import ParseError
 from memsleuth.snapshot.model import ProcessSample, Snapshot
+from memsleuth.sources._kv import scan_fields
 from memsleuth.sources.cgroup import parse_counter, parse_limit, parse_memory_stat
 from memsleuth.sources.dentry_state import kernel_has_nr_negative, parse_dentry_state
 from memsleuth.sources.file_nr import parse_file_nr
@@ -38,7 +39,6 @@ from memsleuth.sources.inode_nr import parse_inode_nr
 from memsleuth.sources.meminfo import parse_meminfo
 from memsleuth.sources.pressure import parse_pressure
 from memsleuth.sources.slabinfo import parse_slabinfo
-from memsleuth.sources.smaps import parse_smaps_rollup
 from memsleuth.sources.sockstat import parse_sockstat
 from memsleuth.sources.vmstat import parse_vmstat
 
@@ -53,10 +53,10 @@ _CGROUP_BASES = ("sys/fs/cgroup/memory", "sys/fs/cgroup/unified", "sys/fs/cgroup
 _CGROUP_COUNTERS = ("memory.current", "memory.usage_in_bytes", "memory.kmem.usage_in_bytes")
 _CGROUP_LIMITS = ("memory.max", "memory.limit_in_bytes")
 #: /proc/PID/status keys we keep as series -> series field
-_STATUS_KEYS: dict[bytes, tuple[str, int]] = {
-    b"RssAnon:": ("rss_anon_bytes", 1024),
-    b"VmPTE:": ("vm_pte_bytes", 1024),
-    b"Threads:": ("threads", 1),
+_STATUS_KEYS: dict[str, str] = {
+    "RssAnon": "rss_anon_bytes",
+    "VmPTE": "vm_pte_bytes",
+    "Threads": "threads",
 }
 
 
@@ -184,27 +184,23 @@ def _memory_stat_raw(stat: object) -> Mapping[str, int]:
 def process_points(proc: ProcessSample) -> Iterator[Point]:
     """``proc.<pid>:<starttime>.*``: PSS, RssAnon, threads, VmPTE of one process.
 
-    ``status`` is scanned for its three lines with byte operations rather
-    than fully parsed: at 1,000 processes every 10 s the full parse is most
-    of the recorder's CPU.  The values are the parser's (kB -> bytes).
+    ``status`` and ``smaps_rollup`` are scanned for the lines needed with
+    byte operations (:func:`memsleuth.sources._kv.scan_fields`) rather than
+    fully parsed: at 1,000 processes every 10 s the full parse is most of
+    the recorder's CPU.  The values are the parser's (kB -> bytes).
     """
     if proc.kernel_thread:
         return
     prefix = f"proc.{proc.pid}:{proc.starttime_ticks}."
     status = proc.files.get("status")
     if status is not None:
-        for line in status.split(b"\n"):
-            got = _STATUS_KEYS.get(line.split(b"\t", 1)[0])
-            if got is not None:
-                parts = line.split()
-                if len(parts) >= 2 and parts[1].isdigit():
-                    yield prefix + got[0], int(parts[1]) * got[1]
+        found = scan_fields(status, tuple(_STATUS_KEYS))
+        for key, field_name in _STATUS_KEYS.items():
+            if key in found:
+                yield prefix + field_name, found[key]
     rollup = proc.files.get("smaps_rollup")
     if rollup:
-        try:
-            pss = parse_smaps_rollup(rollup.decode("utf-8", "replace")).pss_bytes
-        except (ParseError, ValueError):
-            pss = None
+        pss = scan_fields(rollup, ("Pss",)).get("Pss")
         if pss is not None:
             yield prefix + "pss_bytes", pss
 

@@ -35,6 +35,9 @@ class Projection:
     hours: float | None  # None: not on the current trend (flat or shrinking)
     hours_low: float | None = None  # at the upper slope bound (sooner)
     hours_high: float | None = None  # at the lower slope bound (later); None = never
+    #: what is projected: "used" = MemTotal - MemAvailable (what procps-ng 4 and
+    #: node-mixin see), "legacy_used" = MemTotal - MemFree (what CentOS 6 `free` sees)
+    basis: str = "used"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

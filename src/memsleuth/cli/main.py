@@ -41,6 +41,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "buddy": ("memsleuth.cli.commands.buddy", "free blocks per order, fragmentation, order-N check"),
     "capture": ("memsleuth.cli.commands.capture", "write a bundle of every raw file a diagnosis needs"),
     "record": ("memsleuth.cli.commands.record", "record snapshots into the history store (a daemon)"),
+    "trace": ("memsleuth.cli.commands.trace", "tracefs: who allocates a slab cache, who fails lookups"),
+    "reclaim": ("memsleuth.cli.commands.reclaim", "drop_caches dry run; --yes drops and measures"),
 }
 
 DESCRIPTION = """\

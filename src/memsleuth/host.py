@@ -372,6 +372,30 @@ class Host:
     def mtime(self, path: str) -> float | None:
         return self._backend.mtime(path)
 
+    def environ_has(self, pid: int, key: str) -> str | None:
+        """The value of one environment variable of a live process; ``None`` if unset.
+
+        The only reader of ``/proc/PID/environ`` in memsleuth.  It keeps the
+        one ``key`` a rule asks about and drops every other byte before it
+        returns: nothing else from the environment is logged, stored,
+        bundled or returned.  Bundles and directories never contain
+        environ, so for them this raises :class:`SourceMissing`; another
+        user's process without root raises :class:`AccessDenied`.
+        """
+        if not key or "=" in key or "\0" in key:
+            raise ValueError(f"environ_has: not a variable name: {key!r}")
+        path = f"proc/{pid}/environ"
+        if not self.live:
+            raise SourceMissing(path)
+        data = self._backend.read(path)
+        prefix = key.encode() + b"="
+        found: bytes | None = None
+        for entry in data.split(b"\0"):
+            if entry.startswith(prefix):
+                found = entry[len(prefix):]
+        del data
+        return None if found is None else found.decode("utf-8", "replace")
+
     @property
     def bundle_meta(self) -> Mapping[str, object] | None:
         """The bundle's ``memsleuth.json`` header, if it has one."""

@@ -1,0 +1,389 @@
+"""Attribution: from a growing bucket to the cache, cgroup, process, library and setting.
+
+The chain (DESIGN.md section 5):
+
+1. **slab cache** -> its merge group through ``/sys/kernel/slab`` (SLUB
+   aliases); we say when a cache is merged, and when the kernel (SLAB,
+   2.6.32) has no sysfs to tell;
+2. **cgroup** -> which memory cgroup's slab charge grows (v2 ``memory.stat``
+   ``slab_reclaimable``/``slab``, v1 ``memory.kmem.usage_in_bytes``), named
+   as the systemd unit or container it stands for;
+3. **process and library** -> which processes map the libraries a rule
+   names (``/proc/PID/maps``), with package versions from dpkg, ``rpm -qf``
+   (live hosts with rpm only), versioned ``/usr/share/doc/<pkg>-<ver>``
+   directories (RHEL/CentOS 7 and older), else the soname;
+4. **environment** -> the *one* key the rule needs, live only, through
+   :meth:`memsleuth.host.Host.environ_has`.
+
+Short-lived processes (a curl probe) are usually gone before anyone reads
+``/proc``; what the snapshots captured (comm, cmdline, ppid) is used then,
+with the parent that is still alive (the shell loop or cron that starts it).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from memsleuth.analysis.series import History
+from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
+from memsleuth.host import Host
+from memsleuth.sources.cgroup import parse_pid_cgroup, systemd_unit_of
+from memsleuth.sources.slab_sysfs import parse_slab_sysfs
+
+#: library stem -> package names to look for (Debian, EL); first that answers wins
+LIBRARY_PACKAGES: dict[str, tuple[str, ...]] = {
+    "libsoftokn3": ("nss-softokn", "libnss3"),
+    "libnss3": ("nss", "libnss3"),
+    "libcurl": ("libcurl", "curl", "libcurl4", "libcurl3-gnutls", "libcurl4-openssl-dev"),
+    "curl": ("curl",),
+}
+_SONAME_VERSION = re.compile(r"\.so\.([0-9][0-9.]*)$")
+_MAX_SUSPECTS = 8
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SlabAttribution:
+    cache: str
+    #: other cache names in its SLUB merge group (empty: not merged)
+    merged_with: tuple[str, ...]
+    #: False when the host has no /sys/kernel/slab (SLAB, or a root without sys)
+    sysfs_known: bool
+    note: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CgroupCharge:
+    path: str
+    #: systemd unit or short container id; None for a hand-made cgroup
+    unit: str | None
+    series_key: str
+    growth_bytes: float
+    last_bytes: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LibraryUse:
+    path: str
+    package: str | None
+    version: str | None
+    #: "dpkg", "rpm", "doc-dir" (/usr/share/doc/<pkg>-<ver>), "soname", or None
+    version_source: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessRef:
+    pid: int
+    comm: str
+    cmdline: str | None
+    ppid: int | None
+    #: still in /proc of the host we read (False: known from the history only)
+    alive: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Suspect:
+    process: ProcessRef
+    parent: ProcessRef | None
+    #: why it is a suspect: "maps libsoftokn3.so", "named curl"
+    reason: str
+    libraries: tuple[LibraryUse, ...] = ()
+    executable: LibraryUse | None = None
+    cgroup: str | None = None
+    unit: str | None = None
+    #: environment check: key, value (None = unset), whether it was checked
+    environ_key: str | None = None
+    environ_value: str | None = None
+    environ_checked: bool = False
+    environ_note: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Attribution:
+    slab: tuple[SlabAttribution, ...] = ()
+    cgroups: tuple[CgroupCharge, ...] = ()
+    suspects: tuple[Suspect, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+# -- slab -------------------------------------------------------------------
+
+
+def slab_aliases(host: Host | None, caches: Iterable[str]) -> tuple[SlabAttribution, ...]:
+    out = []
+    listing: dict[str, str | None] | None = None
+    if host is not None:
+        try:
+            listing = host.links("sys/kernel/slab")
+        except (SourceMissing, AccessDenied):
+            listing = None
+    sysfs = parse_slab_sysfs(listing, {}) if listing else None
+    for cache in caches:
+        if sysfs is None:
+            out.append(SlabAttribution(cache=cache, merged_with=(), sysfs_known=False, note=(
+                f"{cache}: no /sys/kernel/slab here (SLAB allocator or no sysfs); each slabinfo "
+                "line is one cache, so the figures are the cache's own")))
+            continue
+        group = tuple(n for n in sysfs.aliases_of(cache) if n != cache)
+        if group:
+            note = (f"{cache} is merged with {', '.join(group)}: the slabinfo line counts them all; "
+                    "boot with slab_nomerge to separate them")
+        elif sysfs.resolve(cache) is None:
+            note = f"{cache}: not listed in /sys/kernel/slab"
+        else:
+            note = f"{cache} is not merged with any other cache"
+        out.append(SlabAttribution(cache=cache, merged_with=group, sysfs_known=True, note=note))
+    return tuple(out)
+
+
+# -- cgroups ----------------------------------------------------------------
+
+_CGROUP_SLAB_KEYS = (".memory.stat.slab_reclaimable", ".memory.stat.slab", ".memory.kmem.usage_in_bytes")
+
+
+def cgroup_charges(history: History, *, limit: int = 3) -> tuple[CgroupCharge, ...]:
+    """Memory cgroups whose slab charge grew most over the history (root excluded)."""
+    best: dict[str, tuple[int, CgroupCharge]] = {}
+    for key, s in history.series.items():
+        if not key.startswith("cgroup.") or len(s) < 2:
+            continue
+        rank = next((i for i, k in enumerate(_CGROUP_SLAB_KEYS) if key.endswith(k)), None)
+        if rank is None:
+            continue
+        path = key[len("cgroup."):-len(_CGROUP_SLAB_KEYS[rank])]
+        growth = s.values[-1] - s.values[0]
+        if path in ("/", "") or growth <= 0:
+            continue
+        if path not in best or rank < best[path][0]:
+            best[path] = (rank, CgroupCharge(path=path, unit=systemd_unit_of(path), series_key=key,
+                                             growth_bytes=growth, last_bytes=s.values[-1]))
+    ranked = sorted((c for _, c in best.values()), key=lambda c: -c.growth_bytes)
+    # a parent's charge includes its children's: keep the deepest of a chain
+    out: list[CgroupCharge] = []
+    for c in ranked:
+        deeper = (o for o in ranked if o.growth_bytes >= 0.9 * c.growth_bytes)
+        if any(o.path.startswith(c.path.rstrip("/") + "/") for o in deeper):
+            continue
+        out.append(c)
+    return tuple(out[:limit])
+
+
+# -- processes and libraries ------------------------------------------------
+
+
+def _text(host: Host, path: str) -> str | None:
+    try:
+        return host.read_text(path)
+    except (SourceMissing, AccessDenied, ProcessGone):
+        return None
+
+
+def _cmdline(host: Host, pid: int) -> str | None:
+    try:
+        data = host.read(f"proc/{pid}/cmdline")
+    except (SourceMissing, AccessDenied, ProcessGone):
+        return None
+    text = data.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
+    return text or None
+
+
+def _stat(host: Host, pid: int) -> tuple[str, int] | None:
+    text = _text(host, f"proc/{pid}/stat")
+    if not text or ") " not in text:
+        return None
+    head, _, tail = text.rpartition(") ")
+    fields = tail.split()
+    if len(fields) < 2:
+        return None
+    return head[head.find("(") + 1:], int(fields[1])
+
+
+def _mapped_files(host: Host, pid: int) -> list[str]:
+    text = _text(host, f"proc/{pid}/maps")
+    if not text:
+        return []
+    out: dict[str, None] = {}
+    for line in text.splitlines():
+        parts = line.split(None, 5)
+        if len(parts) == 6 and parts[5].startswith("/"):
+            out[parts[5].removesuffix(" (deleted)")] = None
+    return list(out)
+
+
+def _glob_any(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def _stem(path: str) -> str:
+    base = path.rsplit("/", 1)[-1]
+    return base.split(".so", 1)[0]
+
+
+def package_version(host: Host | None, path: str) -> LibraryUse:
+    """Who ships ``path`` and which version: dpkg, rpm -qf (live), doc dir, soname."""
+    stem = _stem(path)
+    candidates = LIBRARY_PACKAGES.get(stem, (stem,))
+    if host is not None:
+        got = _dpkg_owner(host, path, stem)
+        if got is not None:
+            return LibraryUse(path=path, package=got[0], version=got[1], version_source="dpkg")
+        if host.live and shutil.which("rpm"):
+            got = _rpm_owner(path)
+            if got is not None:
+                return LibraryUse(path=path, package=got[0], version=got[1], version_source="rpm")
+        try:
+            docs = host.listdir("usr/share/doc")
+        except (SourceMissing, AccessDenied):
+            docs = []
+        for pkg in candidates:
+            for d in sorted(docs):
+                if d.startswith(pkg + "-") and d[len(pkg) + 1:][:1].isdigit():
+                    return LibraryUse(path=path, package=pkg, version=d[len(pkg) + 1:],
+                                      version_source="doc-dir")
+    m = _SONAME_VERSION.search(path)
+    if m:
+        return LibraryUse(path=path, package=None, version=f"soname {m.group(1)}", version_source="soname")
+    return LibraryUse(path=path, package=None, version=None, version_source=None)
+
+
+def _dpkg_owner(host: Host, path: str, stem: str) -> tuple[str, str | None] | None:
+    try:
+        lists = [n for n in host.listdir("var/lib/dpkg/info") if n.endswith(".list") and stem in n]
+    except (SourceMissing, AccessDenied):
+        return None
+    for name in sorted(lists):
+        text = _text(host, f"var/lib/dpkg/info/{name}") or ""
+        # /usr/lib64 vs /lib/x86_64-linux-gnu: match the file name within the package's files
+        base = path.rsplit("/", 1)[-1]
+        if path in text.splitlines() or any(line.endswith("/" + base) for line in text.splitlines()):
+            package = name.removesuffix(".list").split(":", 1)[0]
+            return package, _dpkg_version(host, package)
+    return None
+
+
+def _dpkg_version(host: Host, package: str) -> str | None:
+    status = _text(host, "var/lib/dpkg/status") or ""
+    for stanza in status.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line)
+        if fields.get("Package") == package and "Version" in fields:
+            return fields["Version"]
+    return None
+
+
+def _rpm_owner(path: str) -> tuple[str, str] | None:  # pragma: no cover - needs an rpm host
+    try:
+        proc = subprocess.run(["rpm", "-qf", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n", path],
+                              capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    line = proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else ""
+    name, _, version = line.partition(" ")
+    return (name, version) if name and version else None
+
+
+def _ref(host: Host | None, history: History, pid: int) -> ProcessRef | None:
+    if host is not None:
+        st = _stat(host, pid)
+        if st is not None:
+            return ProcessRef(pid=pid, comm=st[0], cmdline=_cmdline(host, pid), ppid=st[1], alive=True)
+    known = [p for p in history.processes.values() if p.pid == pid]
+    if known:
+        p = known[-1]
+        return ProcessRef(pid=pid, comm=p.comm, cmdline=p.cmdline, ppid=p.ppid, alive=False)
+    return None
+
+
+def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str] = (),
+                  comm_any: Sequence[str] = (), cmdline_any: Sequence[str] = (),
+                  libraries: Sequence[str] = (), environ_key: str | None = None,
+                  environ_advice: str = "", only: Iterable[int] | None = None) -> tuple[Suspect, ...]:
+    """Processes that map ``maps_any`` libraries or match the names, with the chain around them."""
+    wanted = set(only) if only is not None else None
+    libs = tuple(dict.fromkeys((*maps_any, *libraries)))
+    found: dict[int, tuple[ProcessRef, str, list[str]]] = {}
+    if host is not None:
+        try:
+            pids = host.pids()
+        except (SourceMissing, AccessDenied):
+            pids = []
+        for pid in pids:
+            if wanted is not None and pid not in wanted:
+                continue
+            ref = _ref(host, history, pid)
+            if ref is None:
+                continue
+            mapped = _mapped_files(host, pid) if (libs or maps_any) else []
+            hit = [m for m in mapped if _glob_any(m.rsplit("/", 1)[-1], maps_any)]
+            reason = ""
+            if hit:
+                reason = "maps " + ", ".join(sorted({h.rsplit("/", 1)[-1] for h in hit}))
+            elif comm_any and _glob_any(ref.comm, comm_any):
+                reason = f"named {ref.comm}"
+            elif cmdline_any and ref.cmdline and _glob_any(ref.cmdline, cmdline_any):
+                reason = "command line matches"
+            if reason:
+                found[pid] = (ref, reason, mapped)
+    # processes the snapshots saw that are gone now (short-lived probes)
+    for info in history.processes.values():
+        if info.pid in found or (wanted is not None and info.pid not in wanted):
+            continue
+        if host is not None and _stat(host, info.pid) is not None:
+            continue  # alive: judged above from its maps
+        if (comm_any and _glob_any(info.comm, comm_any)) or (
+                cmdline_any and info.cmdline and _glob_any(info.cmdline, cmdline_any)):
+            ref = ProcessRef(pid=info.pid, comm=info.comm, cmdline=info.cmdline, ppid=info.ppid, alive=False)
+            found[info.pid] = (ref, f"named {info.comm} (seen in the history; exited since)", [])
+    suspects = []
+    for pid in sorted(found, key=lambda p: (not found[p][0].alive, -p))[:_MAX_SUSPECTS]:
+        ref, reason, mapped = found[pid]
+        parent = _ref(host, history, ref.ppid) if ref.ppid else None
+        lib_uses = tuple(package_version(host, m) for m in mapped
+                         if _glob_any(m.rsplit("/", 1)[-1], libs))
+        exe_path = next((m for m in mapped if ".so" not in m.rsplit("/", 1)[-1]), None)
+        exe = package_version(host, exe_path) if exe_path else None
+        cg_path = None
+        if host is not None and ref.alive:
+            raw = _text(host, f"proc/{pid}/cgroup")
+            if raw:
+                try:
+                    cgs = parse_pid_cgroup(raw)
+                    cg_path = cgs.get("") or cgs.get("memory") or cgs.get("name=systemd")
+                except ValueError:
+                    cg_path = None
+        if cg_path is None:
+            seen = next((p for p in history.processes.values() if p.pid == pid), None)
+            cg_path = seen.cgroup if seen else None
+        value, checked, note = None, False, ""
+        if environ_key:
+            value, checked, note = _environ(host, ref, environ_key, environ_advice)
+        suspects.append(Suspect(process=ref, parent=parent, reason=reason, libraries=lib_uses,
+                                executable=exe, cgroup=cg_path,
+                                unit=systemd_unit_of(cg_path) if cg_path else None,
+                                environ_key=environ_key, environ_value=value, environ_checked=checked,
+                                environ_note=note))
+    return tuple(suspects)
+
+
+def _environ(host: Host | None, ref: ProcessRef, key: str, advice: str) -> tuple[str | None, bool, str]:
+    tail = f": {advice}" if advice else ""
+    if host is None or not host.live:
+        return None, False, f"environment not checked (bundle){tail}"
+    if not ref.alive:
+        return None, False, f"environment not checked (pid {ref.pid} has exited){tail}"
+    try:
+        value = host.environ_has(ref.pid, key)
+    except AccessDenied:
+        return None, False, f"environment not checked (run as root to read pid {ref.pid}){tail}"
+    except (SourceMissing, ProcessGone):
+        return None, False, f"environment not checked (pid {ref.pid} has exited){tail}"
+    if value is None:
+        return None, True, f"{key} is not set in pid {ref.pid}{tail}"
+    return value, True, f"{key}={value} in pid {ref.pid}"
+
+
+__all__ = ["Attribution", "CgroupCharge", "LibraryUse", "ProcessRef", "SlabAttribution", "Suspect",
+           "cgroup_charges", "find_suspects", "package_version", "slab_aliases"]

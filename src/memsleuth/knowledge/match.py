@@ -1,0 +1,403 @@
+"""Match findings and history against the signature rules.
+
+:func:`match` takes the detector's findings (``analysis.detect.diagnose``),
+the :class:`~memsleuth.analysis.series.History` they came from and a
+:class:`MatchContext` (the host to attribute on, the rules), and returns one
+:class:`Diagnosis` per rule whose evidence holds, most specific first.
+
+"Grows" means: the detector reported the series with a growth class other
+than NORMAL (or the class the rule asks for).  When the detector said
+nothing about a series (it may not assess every key), a strict fallback
+(5% growth, 75% of sample pairs rising, positive Theil-Sen slope) decides,
+and the diagnosis says so.  Conditions are data (see
+:mod:`memsleuth.knowledge.schema`); nothing is evaluated as code.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from memsleuth.analysis.findings import Finding, GrowthClass
+from memsleuth.analysis.series import History, Series
+from memsleuth.analysis.slab import known_reclaimable
+from memsleuth.errors import MemsleuthError
+from memsleuth.host import Host
+from memsleuth.knowledge.attribute import Attribution, Suspect, cgroup_charges, find_suspects, slab_aliases
+from memsleuth.knowledge.loader import RuleSet, load_rules
+from memsleuth.knowledge.schema import Check, Evidence, Grow, ProcessCond, Rule
+from memsleuth.units import human_bytes
+
+FALLBACK_MIN_REL_GROWTH = 0.05
+FALLBACK_MIN_CONCORDANCE = 0.75
+_RECLAIMABLE_KEYS = ("meminfo.SReclaimable", "meminfo.KReclaimable", "dentry.", "inode.")
+_DROP = re.compile(r"echo\s+([123])\s*>\s*/proc/sys/vm/drop_caches")
+_GAP_MINUS = ("MemFree", "Buffers", "Cached", "SwapCached", "AnonPages", "Slab", "KernelStack",
+              "PageTables", "SecPageTables", "Percpu", "Hugetlb", "Balloon", "Zswap", "VmallocUsed")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MatchContext:
+    #: the host to attribute on: live, or the newest root/bundle of a series; None = history only
+    host: Host | None = None
+    rules: RuleSet | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RemedyText:
+    kind: str
+    text: str
+    commands: tuple[str, ...]
+    safety: str
+    #: what it would free, where we can say ("up to 36.7Gi of reclaimable slab")
+    frees: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Diagnosis:
+    rule: Rule
+    #: the detector's findings this rule explains
+    findings: tuple[Finding, ...]
+    #: named numbers behind the match (ratios, values, facts)
+    evidence: Mapping[str, float | str | None]
+    confidence: float
+    #: specificity of the rule's conditions; ranks diagnoses before confidence
+    weight: int
+    attribution: Attribution
+    remediation: tuple[RemedyText, ...]
+    #: series that grew by the fallback test, not by a detector finding
+    fallback_keys: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    #: the growing series it rests on
+    growing: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def rule_id(self) -> str:
+        return self.rule.id
+
+
+# -- series helpers ---------------------------------------------------------
+
+
+def theil_sen_per_hour(s: Series) -> float:
+    """Median pairwise slope, in the series' unit per hour (0 for < 2 points)."""
+    if len(s) < 2:
+        return 0.0
+    t = np.asarray(s.times, dtype=float)
+    y = np.asarray(s.values, dtype=float)
+    i, j = np.triu_indices(len(t), k=1)
+    dt = t[j] - t[i]
+    ok = dt > 0
+    if not ok.any():
+        return 0.0
+    return float(np.median((y[j] - y[i])[ok] / dt[ok]) * 3600.0)
+
+
+def _fallback_growth(s: Series) -> tuple[bool, str, float]:
+    """(grows, class, confidence) by a strict, simple test."""
+    if len(s) < 4:
+        return False, GrowthClass.NORMAL.value, 0.0
+    y = np.asarray(s.values, dtype=float)
+    first, last = y[0], y[-1]
+    if last - first <= FALLBACK_MIN_REL_GROWTH * max(abs(first), 1.0):
+        return False, GrowthClass.NORMAL.value, 0.0
+    i, j = np.triu_indices(len(y), k=1)
+    d = y[j] - y[i]
+    moved = d != 0
+    concordance = float((d[moved] > 0).mean()) if moved.any() else 0.0
+    if concordance < FALLBACK_MIN_CONCORDANCE or theil_sen_per_hour(s) <= 0:
+        return False, GrowthClass.NORMAL.value, 0.0
+    tail = y[int(len(y) * 0.7):]
+    if tail.max() - tail.min() < 0.1 * (y.max() - y.min()):
+        cls = GrowthClass.BOUNDED.value
+    elif s.key.startswith(_RECLAIMABLE_KEYS) or (
+            s.key.startswith("slab.") and known_reclaimable(s.key.split(".")[1])):
+        cls = GrowthClass.UNBOUNDED_CACHE.value
+    else:
+        cls = GrowthClass.LEAK.value
+    return True, cls, round(0.8 * concordance, 3)
+
+
+def derived_series(history: History) -> dict[str, Series]:
+    """``derived.*``: legacy used, the unaccounted gap, KReclaimable - SReclaimable."""
+    m = {k.removeprefix("meminfo."): s for k, s in history.series.items() if k.startswith("meminfo.")}
+    total = m.get("MemTotal")
+    out: dict[str, Series] = {}
+    if total is None:
+        return out
+
+    def aligned(names: Iterable[str]) -> dict[str, dict[float, float]]:
+        return {n: dict(zip(m[n].times, m[n].values, strict=True)) for n in names if n in m}
+
+    base = aligned(["MemTotal", "MemFree", "KReclaimable", "SReclaimable", *_GAP_MINUS])
+    times = [t for t in total.times if "MemFree" in base and t in base["MemFree"]]
+    if times:
+        out["derived.legacy_used_bytes"] = Series(
+            key="derived.legacy_used_bytes", times=tuple(times),
+            values=tuple(base["MemTotal"][t] - base["MemFree"][t] for t in times))
+    if "KReclaimable" in base and "SReclaimable" in base:
+        kt = [t for t in times if t in base["KReclaimable"] and t in base["SReclaimable"]]
+        out["derived.kernel_misc_reclaimable_bytes"] = Series(
+            key="derived.kernel_misc_reclaimable_bytes", times=tuple(kt),
+            values=tuple(base["KReclaimable"][t] - base["SReclaimable"][t] for t in kt))
+    if all(n in base for n in ("MemFree", "Cached", "AnonPages", "Slab")):
+        gt = [t for t in times if all(t in base[n] for n in _GAP_MINUS if n in base)]
+        vals = []
+        for t in gt:
+            v = base["MemTotal"][t] - sum(base[n][t] for n in _GAP_MINUS if n in base)
+            if "KReclaimable" in base and "SReclaimable" in base:
+                v -= base["KReclaimable"][t] - base["SReclaimable"][t]
+            vals.append(v)
+        out["derived.unaccounted_bytes"] = Series(key="derived.unaccounted_bytes", times=tuple(gt),
+                                                  values=tuple(vals))
+    return out
+
+
+class _Eval:
+    def __init__(self, history: History, findings: Sequence[Finding], host: Host | None) -> None:
+        self.history = history
+        self.host = host
+        self.series: dict[str, Series] = {**history.series, **derived_series(history)}
+        self.findings = {f.series_key: f for f in findings}
+        self.findings_list = list(findings)
+        self._growth: dict[str, tuple[bool, str, float, bool]] = {}
+
+    def keys(self, pattern: str) -> list[str]:
+        if any(c in pattern for c in "*?["):
+            return sorted(k for k in self.series if fnmatch.fnmatchcase(k, pattern))
+        return [pattern] if pattern in self.series else []
+
+    def growth(self, key: str) -> tuple[bool, str, float, bool]:
+        """(grows, class, confidence, by_fallback)."""
+        got = self._growth.get(key)
+        if got is None:
+            f = self.findings.get(key)
+            if f is not None:
+                cls = f.growth_class.value
+                got = (cls != GrowthClass.NORMAL.value, cls, f.confidence, False)
+            else:
+                g, cls, conf = _fallback_growth(self.series[key])
+                got = (g, cls, conf, True)
+            self._growth[key] = got
+        return got
+
+    def number(self, patterns: Sequence[str], use: str) -> float | None:
+        keys = list(dict.fromkeys(k for p in patterns for k in self.keys(p)))
+        if not keys:
+            return None
+        total = 0.0
+        for k in keys:
+            v = self.series[k].values
+            if not v:
+                return None
+            total += {"last": v[-1], "first": v[0], "delta": v[-1] - v[0], "max": max(v)}[use]
+        return total
+
+
+@dataclass(slots=True)
+class _Outcome:
+    evidence: dict[str, float | str | None] = field(default_factory=dict)
+    growing: list[str] = field(default_factory=list)
+    fallback: list[str] = field(default_factory=list)
+    confidences: list[float] = field(default_factory=list)
+    suspects: tuple[Suspect, ...] = ()
+
+
+def _check_value(ev: _Eval, c: Check, out: _Outcome) -> bool:
+    num = ev.number(c.num, c.use)
+    if num is None:
+        return False
+    if c.den is None:
+        x = num
+    else:
+        den = ev.number(c.den, c.use)
+        if den is None or den == 0:
+            return False
+        x = num / den
+    out.evidence[c.name] = round(x, 4) if abs(x) < 1e6 else x
+    return c.holds(x)
+
+
+def _grows(ev: _Eval, g: Grow, out: _Outcome) -> bool:
+    hit = False
+    for key in ev.keys(g.pattern):
+        grows, cls, conf, fb = ev.growth(key)
+        if not grows or (g.classes and cls not in g.classes):
+            continue
+        hit = True
+        out.growing.append(key)
+        out.confidences.append(conf)
+        if fb:
+            out.fallback.append(key)
+        s = ev.series[key]
+        out.evidence[f"{key} per hour"] = round(theil_sen_per_hour(s), 3)
+    return hit
+
+
+def _reclaimable(ev: _Eval, growing: Sequence[str]) -> bool:
+    slabs = [k.split(".")[1] for k in growing if k.startswith("slab.")]
+    if not slabs:
+        return any(k.startswith(_RECLAIMABLE_KEYS) for k in growing)
+    return all(known_reclaimable(name) for name in slabs)
+
+
+def _evaluate(ev: _Eval, e: Evidence, rule: Rule, out: _Outcome) -> bool:
+    for g in e.grows:
+        if not _grows(ev, g, out):
+            return False
+    for p in e.flat:
+        keys = ev.keys(p)
+        if not keys or any(ev.growth(k)[0] for k in keys):
+            return False
+    if any(not ev.keys(p) for p in e.present) or any(ev.keys(p) for p in e.absent):
+        return False
+    for c in (*e.ratios, *e.values):
+        if not _check_value(ev, c, out):
+            return False
+    if e.kernel_cache_reclaimable is not None and _reclaimable(ev, out.growing) != e.kernel_cache_reclaimable:
+        return False
+    if e.any_of:
+        for alt in e.any_of:
+            trial = _Outcome(evidence=dict(out.evidence), growing=list(out.growing),
+                             fallback=list(out.fallback), confidences=list(out.confidences))
+            if _evaluate(ev, alt, rule, trial):
+                out.evidence, out.growing = trial.evidence, trial.growing
+                out.fallback, out.confidences = trial.fallback, trial.confidences
+                break
+        else:
+            return False
+    if e.process is not None:
+        return _process(ev, e.process, rule, out)
+    return True
+
+
+def _process(ev: _Eval, p: ProcessCond, rule: Rule, out: _Outcome) -> bool:
+    only = None
+    if p.growing:
+        only = {int(k.split(".")[1].split(":")[0]) for k in out.growing if k.startswith("proc.")}
+        known = [i for i in ev.history.processes.values() if i.pid in only]
+        if not any(fnmatch.fnmatchcase(i.comm, c) for i in known for c in p.comm_any):
+            return False
+    suspects = find_suspects(ev.host, ev.history, maps_any=p.maps_any, comm_any=p.comm_any,
+                             cmdline_any=p.cmdline_any, libraries=rule.attribution.libraries,
+                             environ_key=rule.attribution.environ_key,
+                             environ_advice=rule.attribution.environ_advice, only=only)
+    if not suspects:
+        return False
+    out.suspects = suspects
+    return True
+
+
+# -- facts ------------------------------------------------------------------
+
+
+def usage_facts(ev: _Eval) -> dict[str, float | str | None]:
+    """Reclaimable slab, legacy vs available-based used, hours until 90% legacy used."""
+    facts: dict[str, float | str | None] = {}
+    s = ev.series
+    total = s.get("meminfo.MemTotal")
+    if total is None or not total.values:
+        return facts
+    mt = total.values[-1]
+    if "meminfo.SReclaimable" in s:
+        facts["reclaimable_slab_bytes"] = s["meminfo.SReclaimable"].values[-1]
+    legacy = s.get("derived.legacy_used_bytes")
+    if legacy is not None and legacy.values:
+        used = legacy.values[-1]
+        facts["legacy_used_percent"] = round(100.0 * used / mt, 1)
+        rate = theil_sen_per_hour(legacy)
+        facts["legacy_used_bytes_per_hour"] = round(rate, 1)
+        target = 0.9 * mt
+        facts["hours_to_90_legacy"] = (0.0 if used >= target else
+                                       round((target - used) / rate, 1) if rate > 0 else None)
+    if "meminfo.MemAvailable" in s:
+        avail = s["meminfo.MemAvailable"].values[-1]
+        facts["available_used_percent"] = round(100.0 * (mt - avail) / mt, 1)
+        facts["available_source"] = "MemAvailable"
+    if ev.host is not None:
+        try:
+            from memsleuth.analysis.system import system_memory
+            from memsleuth.analysis.usage import usage_views
+            from memsleuth.snapshot.capture import capture
+
+            snap = capture(ev.host, processes=False, cgroups=False, slab_sysfs=False, numa=False)
+            views = usage_views(system_memory(snap))
+        except (MemsleuthError, ValueError, KeyError):
+            views = None
+        if views is not None:
+            facts["available_used_percent"] = round(views.available_used_percent, 1)
+            facts["available_source"] = ("estimated (no MemAvailable on this kernel)"
+                                         if views.available_estimated else "MemAvailable")
+            facts["usage_explanation"] = views.explanation()
+    return facts
+
+
+def _remedies(rule: Rule, facts: Mapping[str, float | str | None]) -> tuple[RemedyText, ...]:
+    out = []
+    slab = facts.get("reclaimable_slab_bytes")
+    for r in rule.remediation:
+        frees = ""
+        levels = {m.group(1) for c in r.commands for m in _DROP.finditer(c)}
+        if levels & {"2", "3"} and isinstance(slab, float):
+            frees = f"up to {human_bytes(slab)} (the reclaimable slab, SReclaimable)"
+        out.append(RemedyText(kind=r.kind, text=r.text, commands=r.commands, safety=r.safety, frees=frees))
+    return tuple(out)
+
+
+def _explained(ev: _Eval, rule: Rule, growing: Sequence[str]) -> tuple[Finding, ...]:
+    patterns = list(rule.evidence.patterns())
+    if rule.evidence.kernel_cache_reclaimable:
+        patterns += ["meminfo.SReclaimable", "meminfo.Slab", "meminfo.KReclaimable", "dentry.*"]
+    out = []
+    for f in ev.findings_list:
+        if f.series_key in growing or any(fnmatch.fnmatchcase(f.series_key, p) for p in patterns):
+            out.append(f)
+    return tuple(out)
+
+
+def match(findings: Sequence[Finding], history: History,
+          context: MatchContext | None = None) -> list[Diagnosis]:
+    """Every rule whose evidence holds, most specific (then most confident) first."""
+    ctx = context or MatchContext()
+    rules = ctx.rules or load_rules()
+    ev = _Eval(history, findings, ctx.host)
+    facts = usage_facts(ev)
+    out: list[Diagnosis] = []
+    for rule in rules.rules:
+        o = _Outcome()
+        if not _evaluate(ev, rule.evidence, rule, o):
+            continue
+        growing = tuple(dict.fromkeys(o.growing))
+        caches = rule.attribution.slab_caches or tuple(
+            dict.fromkeys(k.split(".")[1] for k in growing if k.startswith("slab.")))
+        suspects = o.suspects
+        if not suspects and rule.attribution.libraries:
+            suspects = find_suspects(ctx.host, history, maps_any=rule.attribution.libraries,
+                                     environ_key=rule.attribution.environ_key,
+                                     environ_advice=rule.attribution.environ_advice)
+        charges = cgroup_charges(history) if caches else ()
+        notes = []
+        if o.fallback:
+            notes.append("growth of " + ", ".join(o.fallback) + " judged by the knowledge layer's own "
+                         "test (the detector reported no finding for it)")
+        attribution = Attribution(slab=slab_aliases(ctx.host, caches), cgroups=charges,
+                                  suspects=suspects)
+        conf = float(np.mean(o.confidences)) if o.confidences else 0.7
+        if suspects:
+            conf = min(0.99, conf + 0.1)
+        evidence: dict[str, float | str | None] = {**facts, **o.evidence}
+        out.append(Diagnosis(rule=rule, findings=_explained(ev, rule, growing), evidence=evidence,
+                             confidence=round(conf, 3), weight=rule.evidence.weight(),
+                             attribution=attribution, remediation=_remedies(rule, facts),
+                             fallback_keys=tuple(dict.fromkeys(o.fallback)), notes=tuple(notes),
+                             growing=growing))
+    out.sort(key=lambda d: (-d.weight, -d.confidence, d.rule.id))
+    return out
+
+
+__all__ = ["Diagnosis", "MatchContext", "RemedyText", "derived_series", "match", "theil_sen_per_hour",
+           "usage_facts"]

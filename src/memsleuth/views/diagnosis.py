@@ -1,0 +1,191 @@
+"""A diagnosis as an answer to an SRE: what, who, why the numbers disagree, fix, stop-gap.
+
+:func:`render_diagnoses` gives a rich renderable (fits 80 columns);
+:func:`diagnoses_json` the ``--json`` form (schema ``memsleuth.diagnoses/1``).
+No I/O, no analysis: everything shown is in the :class:`Diagnosis`.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from memsleuth.knowledge.attribute import LibraryUse, ProcessRef, Suspect
+from memsleuth.knowledge.match import Diagnosis
+from memsleuth.units import human_bytes
+
+SCHEMA = "memsleuth.diagnoses/1"
+_CLASS_WORDS = {
+    "leak": "leak",
+    "unbounded_cache": "unbounded reclaimable cache",
+    "bounded": "bounded bloat",
+    "normal": "not a leak",
+    "symptom": "symptom",
+}
+
+
+def _num(v: float | str | None) -> float | None:
+    return v if isinstance(v, float | int) and not isinstance(v, bool) else None
+
+
+def _proc(p: ProcessRef) -> str:
+    cmd = p.cmdline or p.comm
+    gone = "" if p.alive else " (exited; from the history)"
+    return f"pid {p.pid} {cmd}{gone}"
+
+
+def _lib(lib: LibraryUse) -> str:
+    name = lib.path.rsplit("/", 1)[-1]
+    if lib.package and lib.version:
+        return f"{name} ({lib.package} {lib.version}, from {lib.version_source})"
+    if lib.version:
+        return f"{name} ({lib.version})"
+    return name
+
+
+def _suspect_lines(s: Suspect) -> list[str]:
+    lines = [f"  {_proc(s.process)}", f"    why: {s.reason}"]
+    if s.parent is not None:
+        lines.append(f"    started by: {_proc(s.parent)}")
+    if s.executable is not None and s.executable.version:
+        lines.append(f"    program: {_lib(s.executable)}")
+    if s.libraries:
+        lines.append("    maps: " + "; ".join(_lib(lib) for lib in s.libraries))
+    if s.unit or s.cgroup:
+        lines.append(f"    cgroup: {s.cgroup or '-'}" + (f" ({s.unit})" if s.unit else ""))
+    if s.environ_note:
+        lines.append(f"    environment: {s.environ_note}")
+    return lines
+
+
+def diagnosis_lines(d: Diagnosis) -> list[str]:
+    """The plain-text answer (what the terminal view prints, without colour)."""
+    ev = d.evidence
+    cls = _CLASS_WORDS.get(d.rule.rule_class, d.rule.rule_class)
+    out = [f"{d.rule.title}", f"  rule {d.rule.id}: {cls}, confidence {d.confidence:.0%}"]
+    for key in d.growing[:4]:
+        rate = _num(ev.get(f"{key} per hour"))
+        unit = "/h" if rate is not None else ""
+        shown = human_bytes(rate) if rate is not None and key.endswith("bytes") else (
+            f"{rate:,.0f}" if rate is not None else "-")
+        out.append(f"  grows: {key} by {shown}{unit}")
+    named = {k: v for k, v in ev.items() if " per hour" not in k and k not in _FACT_KEYS}
+    if named:
+        out.append("  evidence: " + ", ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                                             for k, v in named.items()))
+    for slab in d.attribution.slab:
+        out.append(f"  slab: {slab.note}")
+    for cg in d.attribution.cgroups:
+        out.append(f"  charged to: {cg.path}" + (f" ({cg.unit})" if cg.unit else "")
+                   + f", +{human_bytes(cg.growth_bytes)} over the window")
+    if d.attribution.suspects:
+        out.append("  who:")
+        for s in d.attribution.suspects:
+            out += _suspect_lines(s)
+    legacy, avail = _num(ev.get("legacy_used_percent")), _num(ev.get("available_used_percent"))
+    if legacy is not None:
+        line = f"  used: {legacy:.0f}% by total - free (CentOS 6 free)"
+        if avail is not None:
+            line += f", {avail:.0f}% by total - MemAvailable"
+            if "estimated" in str(ev.get("available_source", "")):
+                line += " (estimated)"
+        out.append(line)
+        hours = _num(ev.get("hours_to_90_legacy"))
+        if hours is not None:
+            out.append(f"  time to 90% (total - free): {hours:.1f} h at the current rate"
+                       if hours > 0 else "  already above 90% (total - free)")
+    if isinstance(ev.get("usage_explanation"), str) and d.rule.evidence.kernel_cache_reclaimable:
+        out.append(f"  why they disagree: {ev['usage_explanation']}")
+    for r in d.remediation:
+        out.append(f"  {r.kind}: {r.text}")
+        out += [f"      $ {c}" for c in r.commands]
+        if r.frees:
+            out.append(f"      frees {r.frees}")
+        if r.safety:
+            out.append(f"      safety: {r.safety}")
+    out.append("  confirm:")
+    out += [f"      $ {c}" for c in d.rule.confirm]
+    out += [f"  note: {n}" for n in d.notes]
+    return out
+
+
+_FACT_KEYS = frozenset({"reclaimable_slab_bytes", "legacy_used_percent", "legacy_used_bytes_per_hour",
+                        "hours_to_90_legacy", "available_used_percent", "available_source",
+                        "usage_explanation"})
+
+
+def _wrap(line: str, width: int) -> str:
+    indent = " " * (len(line) - len(line.lstrip()) + 4)
+    return textwrap.fill(line, width=width, subsequent_indent=indent, break_on_hyphens=False,
+                         break_long_words=False)
+
+
+def render_diagnoses(diagnoses: Sequence[Diagnosis], *, limit: int = 5, width: int = 79) -> RenderableType:
+    """The terminal answer: the top diagnoses, most specific first."""
+    if not diagnoses:
+        return Text("No known signature matches the growth seen.")
+    parts: list[RenderableType] = []
+    for i, d in enumerate(diagnoses[:limit]):
+        lines = diagnosis_lines(d)
+        head = Text(f"{i + 1}. {lines[0]}", style="bold")
+        body = "\n".join(_wrap(line, width) for line in lines[1:])
+        parts += [head, Text(body), Text("")]
+    if len(diagnoses) > limit:
+        parts.append(Text(f"... and {len(diagnoses) - limit} more (--json lists all)"))
+    return Group(*parts)
+
+
+def _ref_json(p: ProcessRef | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"pid": p.pid, "comm": p.comm, "cmdline": p.cmdline, "ppid": p.ppid, "alive": p.alive}
+
+
+def _lib_json(lib: LibraryUse | None) -> dict[str, Any] | None:
+    if lib is None:
+        return None
+    return {"path": lib.path, "package": lib.package, "version": lib.version,
+            "version_source": lib.version_source}
+
+
+def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
+    a = d.attribution
+    return {
+        "rule": d.rule.id,
+        "title": d.rule.title,
+        "class": d.rule.rule_class,
+        "confidence": d.confidence,
+        "weight": d.weight,
+        "growing": list(d.growing),
+        "findings": [f.series_key for f in d.findings],
+        "evidence": dict(d.evidence),
+        "slab": [{"cache": s.cache, "merged_with": list(s.merged_with), "sysfs_known": s.sysfs_known,
+                  "note": s.note} for s in a.slab],
+        "cgroups": [{"path": c.path, "unit": c.unit, "series": c.series_key, "growth_bytes": c.growth_bytes,
+                     "last_bytes": c.last_bytes} for c in a.cgroups],
+        "suspects": [{
+            "process": _ref_json(s.process), "parent": _ref_json(s.parent), "reason": s.reason,
+            "executable": _lib_json(s.executable), "libraries": [_lib_json(x) for x in s.libraries],
+            "cgroup": s.cgroup, "unit": s.unit,
+            # only the one key the rule names, and only its value
+            "environ": {"key": s.environ_key, "value": s.environ_value, "checked": s.environ_checked,
+                        "note": s.environ_note} if s.environ_key else None,
+        } for s in a.suspects],
+        "remediation": [{"kind": r.kind, "text": r.text, "commands": list(r.commands), "safety": r.safety,
+                         "frees": r.frees or None} for r in d.remediation],
+        "confirm": list(d.rule.confirm),
+        "references": list(d.rule.references),
+        "fallback_series": list(d.fallback_keys),
+        "notes": list(d.notes),
+    }
+
+
+def diagnoses_json(diagnoses: Sequence[Diagnosis]) -> dict[str, Any]:
+    return {"schema": SCHEMA, "diagnoses": [diagnosis_json(d) for d in diagnoses]}
+
+
+__all__ = ["SCHEMA", "diagnoses_json", "diagnosis_json", "diagnosis_lines", "render_diagnoses"]

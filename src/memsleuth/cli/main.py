@@ -43,6 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("memsleuth.cli.commands.record", "record snapshots into the history store (a daemon)"),
     "trace": ("memsleuth.cli.commands.trace", "tracefs: who allocates a slab cache, who fails lookups"),
     "reclaim": ("memsleuth.cli.commands.reclaim", "drop_caches dry run; --yes drops and measures"),
+    "diagnose": ("memsleuth.cli.commands.diagnose", "what grows: leaks and unbounded caches, from history"),
 }
 
 DESCRIPTION = """\
@@ -63,13 +64,20 @@ class Command(Protocol):
     def run(self, args: argparse.Namespace, env: object) -> int: ...
 
 
-def _global_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--root",
-        metavar="PATH",
-        help="read a bundle (.tar.gz from 'memsleuth capture') or a directory shaped like / "
-        "instead of the live host",
-    )
+def _global_options(parser: argparse.ArgumentParser, *, multi_root: bool = False) -> None:
+    if multi_root:
+        # a command reading a series of roots (MULTI_ROOT = True) gets them in args.roots
+        parser.add_argument(
+            "--root", dest="roots", nargs="+", metavar="PATH",
+            help="bundles and/or directories shaped like /, read in capture-time order",
+        )
+    else:
+        parser.add_argument(
+            "--root",
+            metavar="PATH",
+            help="read a bundle (.tar.gz from 'memsleuth capture') or a directory shaped like / "
+            "instead of the live host",
+        )
     parser.add_argument("--json", action="store_true", help="print JSON (schema in docs/json.md)")
     parser.add_argument("--no-color", action="store_true", help="plain output without colour")
 
@@ -122,7 +130,7 @@ def build_command_parser(name: str, module: Command) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         add_help=not own_help,
     )
-    _global_options(parser)
+    _global_options(parser, multi_root=bool(getattr(module, "MULTI_ROOT", False)))
     module.add_arguments(parser)
     return parser
 

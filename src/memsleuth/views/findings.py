@@ -29,6 +29,10 @@ _IN_UNIT = frozenset({"first", "last", "min", "max", "floor_first", "floor_last"
                       "headroom", "floor_start", "floor_end", "start", "end", "delta"})
 
 
+#: how a projection's basis reads in a sentence ("used" is MemTotal - MemAvailable)
+_BASIS = {"legacy_used": "legacy used", "used": "used"}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Window:
     """What the diagnosis read: for the header."""
@@ -77,8 +81,14 @@ def _hours(h: float | None) -> str:
 
 
 def fmt_projection(p: Projection) -> str:
-    """``80% in 3.0 h (2.0 h-5.0 h)``; ``not on this trend`` when flat."""
+    """``80% in 3.0 h (2.0 h-5.0 h)``; ``not on this trend`` when flat.
+
+    A threshold of legacy used (MemTotal - MemFree, what CentOS 6 ``free``
+    alarms on) says so: ``80% legacy used in ...``.
+    """
     label = "OOM" if p.threshold.lower() == "oom" else p.threshold
+    if p.basis != "used" and label != "OOM":
+        label += " " + _BASIS.get(p.basis, p.basis)
     if p.hours is None:
         return f"{label}: not on this trend"
     if p.hours <= 0:
@@ -119,6 +129,8 @@ def fmt_evidence_value(key: str, value: float | str | None, unit: str) -> str:
         return f"{value:.2g}"
     if key.endswith(("_seconds", "_s")):
         return fmt_duration(value)
+    if key.endswith("_hours"):
+        return fmt_duration(value * 3600)
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{value:.3g}"
@@ -164,9 +176,9 @@ def render_finding(i: int, f: Finding, window: Window,
         t.add_row("process", f"pid {proc.pid}: {who}" + "".join(f", {e}" for e in extra if e))
     t.add_row("rate", fmt_rate(f))
     t.add_row("onset", fmt_onset(f.onset, window))
-    if f.evidence:
-        t.add_row("evidence", ", ".join(
-            f"{k} {fmt_evidence_value(k, v, f.unit)}" for k, v in f.evidence.items()))
+    known = {k: v for k, v in f.evidence.items() if v is not None}  # JSON keeps the unknowns
+    if known:
+        t.add_row("evidence", ", ".join(f"{k} {fmt_evidence_value(k, v, f.unit)}" for k, v in known.items()))
     if f.projections:
         t.add_row("time to", "; ".join(fmt_projection(p) for p in f.projections))
     if f.related:
@@ -198,7 +210,7 @@ def process_json(p: ProcessInfo) -> dict[str, Any]:
 
 
 def projection_json(p: Projection) -> dict[str, Any]:
-    return {"threshold": p.threshold, "hours": p.hours, "hours_low": p.hours_low,
+    return {"threshold": p.threshold, "basis": p.basis, "hours": p.hours, "hours_low": p.hours_low,
             "hours_high": p.hours_high}
 
 

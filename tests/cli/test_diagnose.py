@@ -1,0 +1,279 @@
+"""``memsleuth diagnose`` plumbing: roots, the store, errors, output (no live growth here).
+
+The founding case as a series: eight copies of the centos6-founding tree
+(the detector needs 8 samples), an hour apart, whose dentry cache (and with it SReclaimable and Slab) grows
+by 500,000 one-page slabs (1.9 GiB) an hour while MemFree shrinks by as
+much.  Live end-to-end detection is in ``tests/live/test_diagnose_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from memsleuth import Host
+from memsleuth.analysis.history import history_from_roots, history_from_store, sample_count, trim
+from memsleuth.cli.commands.diagnose import parse_duration, parse_since
+from memsleuth.snapshot.capture import capture
+from memsleuth.store import Store
+from tests.conftest import HOSTS, CliResult
+
+T0 = 1_700_000_000.0
+HOUR = 3600.0
+#: dentry slabs in the fixture (one page, 20 objects each)
+BASE_SLABS = 9_580_000
+STEP_SLABS = 500_000
+STEP_KB = STEP_SLABS * 4
+
+
+def _set_meminfo(text: str, key: str, delta_kb: int) -> str:
+    def sub(m: re.Match[str]) -> str:
+        return f"{key}:{int(m.group(1)) + delta_kb:>{len(m.group(0)) - len(key) - 4}} kB"
+
+    return re.sub(rf"^{re.escape(key)}:\s+(\d+) kB", sub, text, count=1, flags=re.M)
+
+
+def make_roots(base: Path, n: int = 8, step_slabs: int = STEP_SLABS) -> list[Path]:
+    """``n`` founding-case roots an hour apart, the dentry cache growing by ``step_slabs`` each."""
+    out = []
+    for i in range(n):
+        dest = base / f"t{i:02d}"
+        shutil.copytree(HOSTS / "centos6-founding", dest)
+        grow = i * step_slabs
+        kb = grow * 4
+        meminfo = (dest / "proc/meminfo").read_text()
+        for key, delta in (("SReclaimable", kb), ("Slab", kb), ("MemFree", -kb)):
+            meminfo = _set_meminfo(meminfo, key, delta)
+        (dest / "proc/meminfo").write_text(meminfo)
+        slabs = BASE_SLABS + grow
+        slabinfo = (dest / "proc/slabinfo").read_text()
+        slabinfo = re.sub(
+            r"^dentry .*$",
+            f"dentry          {slabs * 20 - 10} {slabs * 20}    192   20    1 : tunables  120   60    8 "
+            f": slabdata {slabs} {slabs}      0",
+            slabinfo, count=1, flags=re.M,
+        )
+        (dest / "proc/slabinfo").write_text(slabinfo)
+        (dest / "proc/sys/fs/dentry-state").write_text(
+            f"{slabs * 20 - 10}\t{slabs * 20 - 400000}\t45\t0\t0\t0\n")
+        t = T0 + i * HOUR
+        os.utime(dest / "proc/meminfo", (t, t))
+        out.append(dest)
+    return out
+
+
+@pytest.fixture
+def roots(tmp_path: Path) -> list[Path]:
+    return make_roots(tmp_path)
+
+
+def test_history_from_roots_orders_by_meminfo_mtime(roots: list[Path]) -> None:
+    h = history_from_roots(list(reversed(roots)))  # given newest first
+    s = h.get("slab.dentry.size_bytes")
+    assert s is not None
+    assert s.times == tuple(T0 + i * HOUR for i in range(8))
+    assert s.values == tuple(float((BASE_SLABS + i * STEP_SLABS) * 4096) for i in range(8))
+    recl = h.get("meminfo.SReclaimable")
+    assert recl is not None and recl.values[0] == 38506072 * 1024.0
+    assert recl.values[7] - recl.values[0] == 7 * STEP_KB * 1024.0
+    d = h.get("dentry.nr_dentry")
+    assert d is not None and d.values[-1] == (BASE_SLABS + 7 * STEP_SLABS) * 20 - 10
+    assert h.mem_total_bytes == 65922868 * 1024
+    assert h.kernel_release == "2.6.32-431.el6.x86_64"
+    assert h.hostname == "lb-web-017"
+    assert h.source == "8 roots"
+    assert sample_count(h) == 8
+    assert h.start == T0 and h.end == T0 + 7 * HOUR
+
+
+def test_trim_keeps_the_window(roots: list[Path]) -> None:
+    h = trim(history_from_roots(roots), start=T0 + 5 * HOUR + 1)
+    assert sample_count(h) == 2
+    s = h.get("meminfo.Slab")
+    assert s is not None and s.times == (T0 + 6 * HOUR, T0 + 7 * HOUR)
+
+
+def test_diagnose_roots_names_the_reclaimable_slab(run_cli: Callable[..., CliResult],
+                                                   roots: list[Path]) -> None:
+    r = run_cli("diagnose", "--json", "--root", *map(str, roots))
+    assert r.code == 1, r.err
+    doc = r.json()
+    assert doc["schema"] == "memsleuth.diagnose/1"
+    assert doc["healthy"] is False
+    assert doc["window"]["samples"] == 8
+    assert doc["window"]["start"] == T0 and doc["window"]["end"] == T0 + 7 * HOUR
+    assert doc["window"]["reference_is_now"] is False
+    assert doc["host"]["mem_total_bytes"] == 65922868 * 1024
+    by_key = {f["series_key"]: f for f in doc["findings"]}
+    named = {"meminfo.SReclaimable", "slab.dentry.size_bytes", "dentry.nr_dentry"} & set(by_key)
+    assert named, sorted(by_key)
+    for key in named:
+        f = by_key[key]
+        assert f["class"] == "unbounded_cache", f
+        assert f["process"] is None
+    for key in {"meminfo.SReclaimable", "slab.dentry.size_bytes"} & set(by_key):
+        rate = by_key[key]["rate_bytes_per_hour"]
+        # 500,000 one-page slabs an hour
+        assert rate == pytest.approx(STEP_KB * 1024, rel=0.05)
+    for f in doc["findings"]:
+        assert not f["series_key"].startswith("meminfo.MemTotal")
+
+
+def test_diagnose_roots_text(run_cli: Callable[..., CliResult], roots: list[Path],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    r = run_cli("diagnose", "--root", *map(str, roots))
+    assert r.code == 1, r.err
+    assert "8 samples over 7.0 h" in r.out
+    assert "UNBOUNDED CACHE" in r.out
+    assert "before the last sample" in r.out or "grew throughout" in r.out
+    assert "+1.9Gi/h" in r.out
+    assert max(len(line) for line in r.out.splitlines()) <= 80
+
+
+def test_global_root_before_the_command_still_takes_one(run_cli: Callable[..., CliResult],
+                                                         roots: list[Path]) -> None:
+    # a single root: one sample, an error that says so
+    r = run_cli("--root", str(roots[0]), "diagnose")
+    assert r.code == 2
+    assert "1 sample over 0 s in the window; a trend needs at least 8 samples over 120 s" in r.err
+    # other commands keep their single --root
+    r = run_cli("--root", str(roots[0]), "status", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["host"]["hostname"] == (HOSTS / "centos6-founding/proc/sys/kernel/hostname") \
+        .read_text().strip()
+
+
+def test_flat_roots_are_healthy(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    flat = make_roots(tmp_path, step_slabs=0)
+    r = run_cli("diagnose", "--root", *map(str, flat))
+    assert r.code == 0, r.out + r.err
+    assert "no sustained growth found" in r.out
+    r = run_cli("diagnose", "--json", "--root", *map(str, flat))
+    assert r.code == 0
+    assert r.json()["healthy"] is True and r.json()["findings"] == []
+
+
+def test_errors_exit_2(run_cli: Callable[..., CliResult], roots: list[Path], tmp_path: Path) -> None:
+    r = run_cli("diagnose", "--root", str(roots[0]), str(roots[1]))
+    assert r.code == 2 and "2 samples" in r.err
+    r = run_cli("diagnose", "--root", str(roots[0]), "--watch", "10s")
+    assert r.code == 2 and "not --root and --watch" in r.err
+    r = run_cli("diagnose", "--watch", "60s", "--interval", "3")
+    assert r.code == 2 and "too short: a trend needs at least 8 samples over 120 s" in r.err
+    r = run_cli("diagnose", "--root", *map(str, roots[:7]))
+    assert r.code == 2 and "7 samples over 21600 s" in r.err
+    r = run_cli("diagnose", "--db", str(tmp_path / "nope.db"))
+    assert r.code == 2 and "no such store" in r.err
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x17" * 4000)
+    r = run_cli("diagnose", "--db", str(bad))
+    assert r.code == 2 and "Traceback" not in r.err and "bad.db" in r.err
+    same = tmp_path / "same"
+    shutil.copytree(roots[0], same)
+    os.utime(same / "proc/meminfo", (T0, T0))
+    r = run_cli("diagnose", "--root", str(roots[0]), str(same), str(roots[1]))
+    assert r.code == 2 and "same capture time" in r.err
+    r = run_cli("diagnose", "--limit", "0", "--root", *map(str, roots))
+    assert r.code == 2
+
+
+def test_corrupt_store_exits_2(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    assert run_cli("record", "--db", str(db), "--count", "3", "--interval", "0", "--no-processes").code == 0
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE samples SET system = x'00112233'")
+    # the series still read; the last snapshot (to name the host) does not decompress
+    r = run_cli("diagnose", "--db", str(db))
+    assert r.code == 2, r.out
+    assert "m.db" in r.err and "Traceback" not in r.err
+
+
+def _store_from_roots(db: Path, roots: list[Path]) -> None:
+    with Store.open(db, create=True) as store:
+        for i, root in enumerate(roots):
+            snap = capture(Host.open(root))
+            store.append(dataclasses.replace(snap, started_at=T0 + i * HOUR, ended_at=T0 + i * HOUR))
+
+
+def test_store_and_roots_give_the_same_history(roots: list[Path], tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    _store_from_roots(db, roots)
+    from_store = history_from_store(db)
+    from_roots = history_from_roots(roots)
+    assert set(from_store.series) == set(from_roots.series)
+    for key, s in from_roots.series.items():
+        assert from_store.series[key] == s, key
+    assert from_store.mem_total_bytes == from_roots.mem_total_bytes
+    assert from_store.hostname == from_roots.hostname
+    window = history_from_store(db, start=T0 + 6 * HOUR)
+    assert sample_count(window) == 2
+
+
+def test_diagnose_db_names_the_reclaimable_slab(run_cli: Callable[..., CliResult], roots: list[Path],
+                                                tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    _store_from_roots(db, roots)
+    r = run_cli("diagnose", "--db", str(db), "--json")
+    assert r.code == 1, r.err
+    doc = r.json()
+    assert doc["window"]["samples"] == 8
+    assert doc["host"]["source"] == f"store {db}"
+    keys = {f["series_key"] for f in doc["findings"]}
+    assert keys & {"meminfo.SReclaimable", "slab.dentry.size_bytes", "dentry.nr_dentry"}, keys
+    # --since for a store counts back from now: these samples are from 2023
+    r = run_cli("diagnose", "--db", str(db), "--since", "1d")
+    assert r.code == 2 and "no samples in the chosen window" in r.err
+
+
+@pytest.mark.live
+def test_diagnose_db_written_by_record(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    db = tmp_path / "m.db"
+    assert run_cli("record", "--db", str(db), "--count", "8", "--interval", "0").code == 0
+    r = run_cli("diagnose", "--db", str(db))
+    assert r.code == 2 and "8 samples over 0 s" in r.err
+    # the same live samples, spread a minute apart (the detector needs two minutes)
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE samples SET taken_at = ? + 60.0 * id", (T0,))
+    r = run_cli("diagnose", "--db", str(db), "--json", "--limit", "1000")
+    assert r.code in (0, 1), r.err
+    doc = r.json()
+    from memsleuth.store import StoreReader
+
+    with StoreReader.open(db) as reader:
+        ids = [s.id for s in reader.samples()]
+        n_keys = len(reader.keys())
+    assert doc["window"]["samples"] == 8
+    assert doc["window"]["start"] == T0 + 60.0 * ids[0] and doc["window"]["end"] == T0 + 60.0 * ids[-1]
+    assert doc["window"]["series"] == n_keys
+    assert doc["host"]["hostname"] == Host.open(None).meta.hostname
+    assert doc["findings_total"] == len(doc["findings"])
+    for f in doc["findings"]:
+        if f["series_key"].startswith("proc."):
+            assert f["process"] is not None and f["process"]["pid"] == int(f["series_key"][5:].split(":")[0])
+    r = run_cli("diagnose", "--db", str(db), "--min-confidence", "1.01")
+    assert r.code == 2
+
+
+def test_parse_duration_and_since() -> None:
+    assert parse_duration("90") == 90.0
+    assert parse_duration("90s") == 90.0
+    assert parse_duration("5m") == 300.0
+    assert parse_duration("1.5h") == 5400.0
+    assert parse_duration("2d") == 172800.0
+    assert parse_since("6h") == ("ago", 21600.0)
+    kind, t = parse_since("2023-11-14T22:13:20+00:00")
+    assert kind == "at" and t == 1_700_000_000.0
+    import argparse
+
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_duration("five minutes")
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_since("yesterday")

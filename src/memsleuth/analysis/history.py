@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import os
 import time
+from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 
 from memsleuth.analysis.series import History, ProcessInfo, Series
 from memsleuth.errors import BundleError, ParseError, StoreError, UsageError
@@ -44,17 +46,28 @@ OnSample = Callable[[int, int, Snapshot], None]
 
 @dataclass(slots=True)
 class _Builder:
-    """Accumulates snapshots (in any order) into one History."""
+    """Accumulates snapshots (in any order) into one History.
 
-    points: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    Points are kept as a sample index and a double per point (12 bytes),
+    not as Python tuples (about 110): a ``--watch`` must not grow the
+    watcher's own memory by more than it reports in others.
+    """
+
+    times: list[float] = field(default_factory=list)
+    points: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)
     processes: dict[str, tuple[float, ProcessInfo]] = field(default_factory=dict)
     latest: tuple[float, Snapshot] | None = None
-    times: set[float] = field(default_factory=set)
 
     def add(self, t: float, snap: Snapshot) -> None:
-        self.times.add(t)
+        index = len(self.times)
+        self.times.append(t)
+        points = self.points
         for key, value in iter_points(snap):
-            self.points.setdefault(key, []).append((t, float(value)))
+            got = points.get(key)
+            if got is None:
+                got = points[key] = (array("I"), array("d"))
+            got[0].append(index)
+            got[1].append(value)
         for proc in snap.processes:
             self.add_process(t, proc)
         if self.latest is None or t >= self.latest[0]:
@@ -63,13 +76,21 @@ class _Builder:
     def add_process(self, t: float, proc: ProcessSample) -> None:
         if proc.kernel_thread:
             return
-        info = process_info(proc)
-        seen = self.processes.get(info.identity)
+        seen = self.processes.get(f"{proc.pid}:{proc.starttime_ticks}")
         if seen is None or t >= seen[0]:
+            info = process_info(proc)
             self.processes[info.identity] = (t, info)
 
     def build(self, source: str) -> History:
-        series = {key: _series(key, pts) for key, pts in self.points.items()}
+        times = self.times
+        ordered = all(a < b for a, b in pairwise(times))
+        series: dict[str, Series] = {}
+        for key, (idx, vals) in self.points.items():
+            if ordered:
+                series[key] = Series(key=key, times=tuple(times[i] for i in idx), values=tuple(vals))
+            else:
+                pts = sorted(zip((times[i] for i in idx), vals, strict=True))
+                series[key] = Series(key=key, times=tuple(p[0] for p in pts), values=tuple(p[1] for p in pts))
         latest = self.latest[1] if self.latest else None
         total = series.get("meminfo.MemTotal")
         return History(
@@ -80,11 +101,6 @@ class _Builder:
             mem_total_bytes=int(total.values[-1]) if total is not None and total.values else None,
             source=source,
         )
-
-
-def _series(key: str, pts: list[tuple[float, float]]) -> Series:
-    pts.sort(key=lambda p: p[0])
-    return Series(key=key, times=tuple(p[0] for p in pts), values=tuple(p[1] for p in pts))
 
 
 def process_info(proc: ProcessSample) -> ProcessInfo:

@@ -277,3 +277,28 @@ def test_parse_duration_and_since() -> None:
         parse_duration("five minutes")
     with pytest.raises(argparse.ArgumentTypeError):
         parse_since("yesterday")
+
+
+@pytest.mark.live
+def test_history_from_watch_samples_on_schedule_and_names_processes() -> None:
+    from memsleuth.analysis.history import history_from_watch
+
+    calls: list[tuple[int, int]] = []
+    h = history_from_watch(Host.open(None), 1.0, 0.25, on_sample=lambda n, e, s: calls.append((n, e)))
+    assert calls == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+    total = h.get("meminfo.MemTotal")
+    assert total is not None and len(total) == 5
+    gaps = [b - a for a, b in zip(total.times, total.times[1:], strict=False)]
+    assert all(0.15 < g < 0.6 for g in gaps), gaps
+    assert h.source == "watch live host, every 0.25 s for 1 s"
+    me = [p for p in h.processes.values() if p.pid == os.getpid()]
+    assert len(me) == 1
+    with open(f"/proc/{os.getpid()}/cmdline", "rb") as f:
+        assert me[0].cmdline == f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
+    assert me[0].ppid == os.getppid()
+    assert me[0].uid == os.getuid()
+    with open(f"/proc/{os.getpid()}/cgroup") as f:
+        paths = dict(line.rstrip("\n").split(":", 2)[1:] for line in f if line.strip())
+    assert me[0].cgroup == (paths.get("memory") or paths.get(""))
+    own = h.get(f"proc.{me[0].identity}.threads")
+    assert own is not None and len(own) == 5 and own.values[-1] >= 1

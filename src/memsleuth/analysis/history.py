@@ -134,8 +134,9 @@ def _cgroup(data: bytes | None) -> str | None:
         paths = parse_pid_cgroup(data.decode("utf-8", "replace"))
     except ParseError:
         return None
-    # the unified hierarchy, else the v1 memory controller's
-    return paths.get("") or paths.get("memory")
+    # the v1 memory controller's where there is one (hybrid hosts leave "0::/" meaningless
+    # for memory), else the unified hierarchy's
+    return paths.get("memory") or paths.get("")
 
 
 def sample_count(history: History) -> int:

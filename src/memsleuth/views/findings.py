@@ -169,7 +169,9 @@ def render_finding(i: int, f: Finding, window: Window,
     t.add_row("series", f.series_key)
     proc = process_of(f, processes)
     if proc is not None:
-        who = proc.cmdline or proc.comm
+        who = " ".join((proc.cmdline or proc.comm).split())  # no newlines or tabs from argv
+        if len(who) > 160:
+            who = who[:159] + "…"
         extra = [f"ppid {proc.ppid}" if proc.ppid is not None else "",
                  f"uid {proc.uid}" if proc.uid is not None else "",
                  f"cgroup {proc.cgroup}" if proc.cgroup else ""]

@@ -231,6 +231,19 @@ def test_diagnose_db_names_the_reclaimable_slab(run_cli: Callable[..., CliResult
     # --since for a store counts back from now: these samples are from 2023
     r = run_cli("diagnose", "--db", str(db), "--since", "1d")
     assert r.code == 2 and "no samples in the chosen window" in r.err
+    # ... and from a date and time: 2023-11-14T23:13:20Z is T0 + 1 h, leaving 7 samples over 6 h
+    r = run_cli("diagnose", "--db", str(db), "--since", "2023-11-14T23:13:20+00:00")
+    assert r.code == 2 and "7 samples over 21600 s" in r.err
+    r = run_cli("diagnose", "--db", str(db), "--since", "2023-11-14T22:13:20+00:00", "--json")
+    assert r.code == 1 and r.json()["window"]["samples"] == 8
+
+
+def test_since_on_roots_counts_back_from_the_last_sample(run_cli: Callable[..., CliResult],
+                                                         roots: list[Path]) -> None:
+    r = run_cli("diagnose", "--since", "3h", "--root", *map(str, roots))
+    assert r.code == 2 and "4 samples over 10800 s" in r.err
+    r = run_cli("diagnose", "--since", "7h", "--json", "--root", *map(str, roots))
+    assert r.code == 1 and r.json()["window"]["samples"] == 8
 
 
 @pytest.mark.live

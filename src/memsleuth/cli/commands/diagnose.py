@@ -97,12 +97,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("--limit must be at least 1")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise UsageError("--min-confidence must be between 0 and 1")
-    history, reference_is_now = _history(args, env)
+    history, kind = _history(args, env)
+    reference_is_now = kind != "roots"
     now = time.time()
-    if args.since is not None and args.db is None:
-        kind, value = args.since
+    if args.since is not None and kind != "store":  # a store is read from --since on already
+        since_kind, value = args.since
         end = history.end if history.end is not None else now
-        history = trim(history, start=(end - value) if kind == "ago" else value)
+        history = trim(history, start=(end - value) if since_kind == "ago" else value)
     samples = sample_count(history)
     span = (history.end - history.start) if history.start is not None and history.end is not None else 0.0
     if samples < MIN_SAMPLES or span < MIN_SPAN_SECONDS:
@@ -124,8 +125,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     return 1 if findings else 0
 
 
-def _history(args: argparse.Namespace, env: Env) -> tuple[History, bool]:
-    """The History the options ask for, and whether "ago" is measured from now."""
+def _history(args: argparse.Namespace, env: Env) -> tuple[History, str]:
+    """The History the options ask for, and its kind: "store", "roots" or "watch"."""
     from memsleuth.analysis.history import history_from_roots, history_from_store, history_from_watch
     from memsleuth.cli.commands.record import DEFAULT_DB
 
@@ -150,9 +151,9 @@ def _history(args: argparse.Namespace, env: Env) -> tuple[History, bool]:
         history = history_from_watch(Host.open(None), args.watch, args.interval, on_sample=progress)
         if progress is not None:
             _progress_done(env)
-        return history, True
+        return history, "watch"
     if roots:
-        return history_from_roots(roots), False
+        return history_from_roots(roots), "roots"
     db = args.db
     if db is None:
         if not os.path.exists(DEFAULT_DB):
@@ -165,7 +166,7 @@ def _history(args: argparse.Namespace, env: Env) -> tuple[History, bool]:
     if args.since is not None:
         kind, value = args.since
         start = time.time() - value if kind == "ago" else value
-    return history_from_store(db, start=start), True
+    return history_from_store(db, start=start), "store"
 
 
 def _progress(env: Env) -> OnSample:

@@ -242,3 +242,67 @@ def test_diagnose_30_days_of_10s_samples_is_fast() -> None:
     start = time.perf_counter()
     assert diagnose(hist) == []
     assert time.perf_counter() - start < 2.5
+
+
+# --- windows of days: daily cycles, restarts, leaks under a cycle, the fast path ---------------
+DAY = 86400.0
+T3D = np.arange(0, 3 * DAY, 60.0)
+
+
+def daily(t: np.ndarray, amplitude: float, seed: int) -> np.ndarray:
+    """A daily cycle whose amplitude (+-25%) and phase (+-40 min) differ from day to day."""
+    rng = np.random.default_rng(seed)
+    days = np.arange(int(t[-1] // DAY) + 2)
+    amp = np.interp(t, (days + 0.5) * DAY, rng.uniform(0.75, 1.25, days.size))
+    shift = np.interp(t, (days + 0.5) * DAY, rng.uniform(-2400, 2400, days.size))
+    return amplitude * amp * np.sin(2 * np.pi * (t + shift) / DAY + rng.uniform(0, 2 * np.pi))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_daily_cycle_in_a_72h_window_is_normal_at_every_hour(seed: int) -> None:
+    # a JVM-like working set: +-1.5 GiB a day, a 5-minute GC sawtooth of 500 MiB, noise; the 72 h
+    # window slides over the fourth day, so it ends on the rising half of the day for some
+    t = np.arange(0, 4 * DAY, 60.0)
+    saw = (t % 300) / 300 * 500 * MIB
+    y = 6 * GIB + daily(t, 1.5 * GIB, seed) + saw + noise(t.size, 30 * MIB, seed)
+    for end in range(75, 97, 3):
+        lo, hi = int((end - 72) * 60), int(end * 60)
+        a = assess(series("proc.1:1.rss_anon_bytes", t[lo:hi], y[lo:hi]), context=CTX)
+        assert a.growth_class is GrowthClass.NORMAL, (seed, end, a)
+
+
+def test_warm_up_after_a_restart_is_not_a_leak() -> None:
+    # a worker at a 2 GiB plateau restarts at 60 h (down to 30%) and warms back up (tau 2 h)
+    restart = 60 * HOUR
+    since = T3D - restart
+    warm = np.where(since >= 0, 0.3 + 0.7 * (1 - np.exp(-since / (2 * HOUR))), 1.0)
+    y = 2 * GIB * warm + noise(T3D.size, 10 * MIB)
+    for end in (62, 64, 66, 70, 72):
+        k = int(end * 60)
+        a = assess(series("proc.2:2.rss_anon_bytes", T3D[:k], y[:k]), context=CTX)
+        assert a.growth_class in (GrowthClass.NORMAL, GrowthClass.BOUNDED), (end, a)
+
+
+def test_slow_leak_under_a_daily_cycle_is_found_with_its_onset() -> None:
+    # SUnreclaim with a +-40 MiB daily cycle; a 1%-of-RAM-a-day leak (10 MiB/h on 24 GiB) from 48 h
+    rate = 0.01 * TOTAL / 24
+    t0 = 48 * HOUR
+    y = 1 * GIB + daily(T3D, 40 * MIB, 1) + noise(T3D.size, 3 * MIB) + np.maximum(T3D - t0, 0) * rate / HOUR
+    a = assess(series("meminfo.SUnreclaim", T3D, y), context=CTX)
+    assert a.growth_class is GrowthClass.LEAK
+    assert a.onset is not None and abs(a.onset - t0) < 3 * HOUR
+    assert a.slope_per_hour == pytest.approx(rate, rel=0.25)
+    # and the same cycle without the leak is quiet
+    quiet = assess(series("meminfo.SUnreclaim", T3D, y - np.maximum(T3D - t0, 0) * rate / HOUR), context=CTX)
+    assert quiet.growth_class is GrowthClass.NORMAL
+
+
+def test_fast_leak_in_a_long_window_is_found_within_half_an_hour() -> None:
+    # 1% of RAM an hour, started 30 minutes before the end of three days of a quiet process
+    rate = 0.01 * TOTAL
+    t0 = T3D[-1] - 30 * 60
+    y = 300 * MIB + noise(T3D.size, 5 * MIB) + np.maximum(T3D - t0, 0) * rate / HOUR
+    a = assess(series("proc.3:3.rss_anon_bytes", T3D, y), context=CTX)
+    assert a.growth_class is GrowthClass.LEAK
+    assert a.slope_per_hour == pytest.approx(rate, rel=0.25)
+    assert a.onset is not None and abs(a.onset - t0) < 10 * 60

@@ -7,7 +7,17 @@ import time
 import numpy as np
 import pytest
 
-from memsleuth.analysis.trend import change_point, floor_trend, mann_kendall, theil_sen, thin
+from memsleuth.analysis.trend import (
+    change_point,
+    floor_trend,
+    mann_kendall,
+    max_rise,
+    rolling_median,
+    seasonal_profile,
+    sen_and_mann_kendall,
+    theil_sen,
+    thin,
+)
 
 HOUR = 3600.0
 
@@ -122,3 +132,39 @@ def test_floor_flat_under_sawtooth_rising_under_leak() -> None:
     rising = floor_trend(t, leak)
     assert rising.p_increasing < 0.01
     assert rising.slope == pytest.approx(2e3, rel=0.1)
+
+
+def test_sen_and_mann_kendall_equal_the_separate_calls() -> None:
+    rng = np.random.default_rng(8)
+    t = np.arange(300) * 60.0
+    y = 5.0 * t + rng.normal(0, 2000, t.size)
+    sen, mk = sen_and_mann_kendall(t, y)
+    mk2 = mann_kendall(y, times=t)
+    sen2 = theil_sen(t, y, var_s=mk2.var_s)
+    assert (sen, mk) == (sen2, mk2)
+
+
+def test_seasonal_profile_recovers_a_daily_cycle_under_a_trend() -> None:
+    day = 86400.0
+    t = np.arange(0, 4 * day, 600.0)
+    cycle = 1e8 * np.sin(2 * np.pi * t / day)
+    y = 5e9 + 200.0 * t + cycle  # 17 MB a day of trend under a +-100 MB cycle
+    season = seasonal_profile(t, y)
+    assert season is not None
+    assert season.amplitude == pytest.approx(2e8, rel=0.05)
+    # what is left is the trend, within 4% of the cycle's range (bins are 30 minutes wide)
+    rest = y - season.at(t)
+    assert np.max(np.abs(rest - (5e9 + 200.0 * t) - np.median(rest - (5e9 + 200.0 * t)))) < 0.04 * 2e8
+    # under two days: no profile
+    assert seasonal_profile(t[t < 1.5 * day], y[t < 1.5 * day]) is None
+
+
+def test_max_rise_and_rolling_median_by_hand() -> None:
+    t = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    y = np.array([5.0, 1.0, 4.0, 2.0, 9.0, 0.0])
+    # rises within 1 s: 1->4 = 3, 2->9 = 7; within 2 s also 1->2 (1); whole: 1->9 = 8
+    assert max_rise(t, y, within=1.0) == 7.0
+    assert max_rise(t, y, within=3.0) == 8.0
+    assert max_rise(t, -np.arange(6.0), within=10.0) == 0.0
+    # trailing medians over (t - 2, t]: [5], [5,1], [1,4], [4,2], [2,9], [9,0]
+    assert rolling_median(t, y, width=2.0).tolist() == [5.0, 3.0, 2.5, 3.0, 5.5, 4.5]

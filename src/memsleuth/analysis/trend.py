@@ -29,6 +29,7 @@ series measures: the verdicts live in :mod:`memsleuth.analysis.detect`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -47,6 +48,8 @@ _NORMAL = NormalDist()
 EXACT_PAIRS_MAX_POINTS = 2000
 #: pairs sampled when above :data:`EXACT_PAIRS_MAX_POINTS`
 SAMPLED_PAIRS = 400_000
+#: :attr:`Seasonal.spread` is this quantile of the absolute deviations (1.96 sigma for normal noise)
+SPREAD_QUANTILE = 0.95
 
 
 def _z(alpha: float) -> float:
@@ -167,13 +170,25 @@ def theil_sen(
     """
     t = np.asarray(times, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
+    return _sen_from_slopes(t, y, _pair_slopes(t, y), alpha=alpha, var_s=var_s)
+
+
+def _pair_slopes(t: FloatArray, y: FloatArray) -> FloatArray:
     n = t.shape[0]
     if n < 2:
-        return SenSlope(slope=0.0, low=0.0, high=0.0, intercept=float(y[0]) if n else 0.0, pairs=0)
+        return np.empty(0)
     i, j = _pairs(n)
     dt = t[j] - t[i]
     keep = dt > 0
-    slopes = (y[j][keep] - y[i][keep]) / dt[keep]
+    out: FloatArray = (y[j][keep] - y[i][keep]) / dt[keep]
+    return out
+
+
+def _sen_from_slopes(t: FloatArray, y: FloatArray, slopes: FloatArray, *, alpha: float,
+                     var_s: float | None) -> SenSlope:
+    n = t.shape[0]
+    if n < 2:
+        return SenSlope(slope=0.0, low=0.0, high=0.0, intercept=float(y[0]) if n else 0.0, pairs=0)
     m = slopes.shape[0]
     if m == 0:
         return SenSlope(slope=0.0, low=0.0, high=0.0, intercept=float(np.median(y)), pairs=0)
@@ -190,6 +205,25 @@ def theil_sen(
     slope = 0.5 * float(part[mid_lo] + part[mid_hi])
     intercept = float(np.median(y - slope * t))
     return SenSlope(slope=slope, low=float(part[k1]), high=float(part[k2]), intercept=intercept, pairs=m)
+
+
+def sen_and_mann_kendall(times: npt.ArrayLike, values: npt.ArrayLike, *,
+                         alpha: float = 0.05) -> tuple[SenSlope, MannKendall]:
+    """:func:`theil_sen` with the Hamed-Rao variance of :func:`mann_kendall`, pairwise slopes computed once.
+
+    The same numbers as ``mk = mann_kendall(y, times=t)`` then
+    ``theil_sen(t, y, var_s=mk.var_s)``, at about half the cost.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    slopes = _pair_slopes(t, y)
+    mid = 0.0
+    if slopes.shape[0]:
+        m = slopes.shape[0]
+        part = np.partition(slopes, sorted({(m - 1) // 2, m // 2}))
+        mid = 0.5 * float(part[(m - 1) // 2] + part[m // 2])
+    mk = mann_kendall(y, times=t, slope=mid)
+    return _sen_from_slopes(t, y, slopes, alpha=alpha, var_s=mk.var_s), mk
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -378,7 +412,136 @@ def floor_trend(
     )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Seasonal:
+    """A daily profile: ``profile[k]`` is the typical offset of phase bin ``k`` from the level."""
+
+    period: float  # seconds
+    profile: FloatArray  # per phase bin, centred (mean 0)
+    #: robust amplitude: (max - min) of the profile, in the series' unit
+    amplitude: float
+    #: the :data:`SPREAD_QUANTILE` quantile of what is left after the level and the profile, |x -
+    #: median|: how far one day strays from another at the same hour (a cycle whose size or timing
+    #: varies), plus noise
+    spread: float
+
+    def at(self, times: npt.ArrayLike) -> FloatArray:
+        """The profile's value at each time (by phase within the period, linear between bins)."""
+        t = np.asarray(times, dtype=np.float64)
+        k = self.profile.shape[0]
+        # linear between bin centres, wrapping around the period
+        x = (t % self.period) / self.period * k - 0.5
+        xp = np.arange(-1, k + 1, dtype=np.float64)
+        fp = np.r_[self.profile[-1], self.profile, self.profile[0]]
+        out: FloatArray = np.interp(x, xp, fp)
+        return out
+
+
+def seasonal_profile(times: npt.ArrayLike, values: npt.ArrayLike, *, period: float = 86400.0,
+                     bins: int = 48) -> Seasonal | None:
+    """The daily (``period``) profile of a series that spans at least two periods, or ``None``.
+
+    STL-like, one robust pass: the level is a centred moving average over
+    one period (shifted inwards at the ends), the profile of each of ``bins``
+    phase bins is the median over days of ``value - level`` in that bin --
+    kept only where every value in the bin has the same sign, so an event
+    that happened at the same hour on some days but not all (a restart, a
+    batch job) is not taken for the cycle -- and the profile is centred
+    (interpolated linearly between bins on use).
+    Medians across days mean that one day's leak or spike does not enter
+    the profile when there are three days or more; with two, half of it can.
+    Subtracting the profile removes a daily cycle of any shape (sinusoid,
+    nightly backup swell, business hours) while a leak stays in the
+    remainder, because the moving average follows it.  Meant for thinned medians (a few hundred points).
+    """
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    n = t.shape[0]
+    if n < 2 * bins or t[-1] - t[0] < 2.0 * period:
+        return None
+    # the level: the mean over one whole period around each point (shifted inwards at the ends, so
+    # it always averages a full cycle away; a mean, not a median, so a linear trend stays linear)
+    begin = np.clip(t - period / 2.0, t[0], t[-1] - period)
+    lo = np.searchsorted(t, begin, side="left")
+    hi = np.searchsorted(t, begin + period, side="right")
+    csum = np.r_[0.0, np.cumsum(y)]
+    level = (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
+    resid = y - level
+    idx = np.minimum(((t % period) / period * bins).astype(np.intp), bins - 1)
+    order = np.lexsort((resid, idx))  # by bin, then by value
+    sidx = idx[order]
+    starts = np.searchsorted(sidx, np.arange(bins))
+    count = np.searchsorted(sidx, np.arange(bins), side="right") - starts
+    if np.any(count < 2):
+        return None  # a phase seen on fewer than two days: no profile
+    sres = resid[order]
+    prof = 0.5 * (sres[starts + (count - 1) // 2] + sres[starts + count // 2])
+    # only what every day shares: where the days disagree in sign (a restart that dipped two
+    # mornings of three, a spike), the phase is not part of the cycle
+    day = ((t - t[0]) // period).astype(np.intp)[order]
+    lowest = np.minimum.reduceat(sres, starts)  # sorted by value within a bin: first is lowest
+    highest = sres[starts + count - 1]
+    days_seen = np.array([np.unique(day[a:a + c]).size for a, c in zip(starts, count, strict=True)])
+    prof = np.where((days_seen >= 2) & ((lowest > 0) | (highest < 0)), prof, 0.0)
+    prof -= prof.mean()
+    season = Seasonal(period=period, profile=prof, amplitude=float(prof.max() - prof.min()), spread=0.0)
+    # the spread: where the level is centred (half a period in from either end; nearer the ends the
+    # level is off-centre, and a recent leak would show up as spread)
+    centre = (t >= t[0] + period / 2.0) & (t <= t[-1] - period / 2.0)
+    e = (resid - season.at(t))[centre]
+    spread = float(np.quantile(np.abs(e - np.median(e)), SPREAD_QUANTILE)) if e.size else 0.0
+    return dataclasses.replace(season, spread=spread)
+
+
+def _row_medians(pad: FloatArray, lo: IntArray, count: IntArray, width: int) -> FloatArray:
+    """Median of ``pad[lo[i] : lo[i] + count[i]]`` for each i (``pad`` long enough)."""
+    rows = pad[lo[:, None] + np.arange(width)[None, :]]
+    rows = np.where(np.arange(width)[None, :] < count[:, None], rows, np.inf)
+    rows.sort(axis=1)
+    r = np.arange(rows.shape[0])
+    out: FloatArray = 0.5 * (rows[r, (count - 1) // 2] + rows[r, count // 2])
+    return out
+
+
+def rolling_median(times: npt.ArrayLike, values: npt.ArrayLike, *, width: float) -> FloatArray:
+    """Trailing median over ``(t - width, t]`` at each point (fewer points near the start)."""
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    n = t.shape[0]
+    if n == 0:
+        empty: FloatArray = y.copy()
+        return empty
+    lo = np.searchsorted(t, t - width, side="right")
+    cnt = np.arange(1, n + 1) - lo
+    w = int(cnt.max())
+    pad = np.full(n + w, np.nan)
+    pad[:n] = y
+    return _row_medians(pad, lo, cnt, w)
+
+
+def max_rise(times: npt.ArrayLike, values: npt.ArrayLike, *, within: float) -> float:
+    """The largest rise ``values[j] - values[i]`` over ``i < j`` with ``times[j] - times[i] <= within``.
+
+    Precog's "largest normal trend" (Jindal et al. 2021, detection.md A2) in
+    its simplest form: how far did this series ever climb in a stretch of
+    this length?  A rise now that is no larger is not evidence of a leak.
+    O(n^2) over thinned points (n <= a few hundred); 0 with fewer than 2.
+    """
+    t = np.asarray(times, dtype=np.float64)
+    y = np.asarray(values, dtype=np.float64)
+    n = t.shape[0]
+    if n < 2:
+        return 0.0
+    i, j = np.triu_indices(n, 1)
+    ok = (t[j] - t[i]) <= within
+    if not np.any(ok):
+        return 0.0
+    return float(max(0.0, np.max(y[j][ok] - y[i][ok])))
+
+
 __all__ = [
-    "ChangePoint", "FloorTrend", "MannKendall", "SenSlope", "Thinned", "change_point", "floor_trend",
-    "mann_kendall", "mk_variance", "normal_sf", "theil_sen", "thin",
+    "ChangePoint", "FloorTrend", "MannKendall", "Seasonal", "SenSlope", "Thinned", "change_point",
+    "floor_trend", "mann_kendall", "max_rise", "mk_variance", "normal_sf", "rolling_median",
+    "seasonal_profile",
+    "sen_and_mann_kendall", "theil_sen", "thin",
 ]

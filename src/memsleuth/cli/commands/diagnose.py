@@ -25,9 +25,9 @@ Find what grows: every meminfo field and vmstat counter, every slab cache,
 dentry-state, inode-nr, sockstat, each cgroup's memory.stat and each
 process's PSS, RssAnon, threads and VmPTE.  Each finding names the subject,
 its rate per hour, when the growth began, its class (leak, unbounded
-reclaimable cache, bounded, normal), a confidence, the numbers behind it,
-and the time to 80%, 90% and OOM with a range.  Healthy churn (page cache,
-GC sawtooth) is not reported.
+reclaimable cache, or bounded when it levelled off), a confidence, the
+numbers behind it, and the time to 80%, 90% and OOM with a range.  Healthy
+churn (page cache, GC sawtooth) is not reported.
 
 Reads one of: the store written by 'memsleuth record' (--db; the default
 store if it exists), a series of bundles or root directories (--root B1 B2
@@ -42,7 +42,7 @@ EXAMPLES = """\
   memsleuth diagnose --db /tmp/m.db --since 6h
   memsleuth diagnose --root /srv/bundles/web1-*.tar.gz
   memsleuth diagnose --watch 5m --interval 5
-  memsleuth diagnose --watch 90s --interval 2 --json"""
+  memsleuth diagnose --watch 3m --interval 2 --json"""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _FACTOR = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -76,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH",
                         help=f"the store written by 'memsleuth record' (default {DEFAULT_DB} if it exists)")
     parser.add_argument("--watch", type=parse_duration, metavar="DURATION",
-                        help="sample the live host in-process for DURATION (90s, 5m, 1h), then diagnose")
+                        help="sample the live host in-process for DURATION (2m, 5m, 1h; at least 2m), "
+                        "then diagnose")
     parser.add_argument("--interval", type=parse_duration, default=5.0, metavar="SECONDS",
                         help="seconds between --watch samples (default 5)")
     parser.add_argument("--since", type=parse_since, metavar="WHEN",

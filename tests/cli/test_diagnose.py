@@ -304,14 +304,32 @@ def test_history_from_watch_samples_on_schedule_and_names_processes() -> None:
     gaps = [b - a for a, b in zip(total.times, total.times[1:], strict=False)]
     assert all(0.15 < g < 0.6 for g in gaps), gaps
     assert h.source == "watch live host, every 0.25 s for 1 s"
-    me = [p for p in h.processes.values() if p.pid == os.getpid()]
-    assert len(me) == 1
-    with open(f"/proc/{os.getpid()}/cmdline", "rb") as f:
-        assert me[0].cmdline == f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
-    assert me[0].ppid == os.getppid()
-    assert me[0].uid == os.getuid()
-    with open(f"/proc/{os.getpid()}/cgroup") as f:
+    # the watcher leaves itself out (it grows by what it keeps); its parent is named
+    assert not [p for p in h.processes.values() if p.pid == os.getpid()]
+    assert not h.keys(f"proc.{os.getpid()}:")
+    parent = [p for p in h.processes.values() if p.pid == os.getppid()]
+    assert len(parent) == 1
+    with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
+        assert parent[0].cmdline == f.read().rstrip(b"\0").replace(b"\0", b" ").decode()
+    with open(f"/proc/{os.getppid()}/stat") as f:
+        assert parent[0].ppid == int(f.read().rpartition(") ")[2].split()[1])
+    assert parent[0].uid == os.getuid()
+    with open(f"/proc/{os.getppid()}/cgroup") as f:
         paths = dict(line.rstrip("\n").split(":", 2)[1:] for line in f if line.strip())
-    assert me[0].cgroup == (paths.get("memory") or paths.get(""))
-    own = h.get(f"proc.{me[0].identity}.threads")
+    assert parent[0].cgroup == (paths.get("memory") or paths.get(""))
+    own = h.get(f"proc.{parent[0].identity}.threads")
     assert own is not None and len(own) == 5 and own.values[-1] >= 1
+
+
+def test_projection_and_rate_text() -> None:
+    from memsleuth.analysis.findings import Projection
+    from memsleuth.views.findings import fmt_duration, fmt_projection
+
+    assert fmt_projection(Projection(threshold="80%", hours=1.27, hours_low=1.27, hours_high=1.27)) \
+        == "80% in 76 min"
+    assert fmt_projection(Projection(threshold="90%", hours=3.0, hours_low=2.0, hours_high=None,
+                                     basis="legacy_used")) == "90% legacy used in 3.0 h (2.0 h-never)"
+    assert fmt_projection(Projection(threshold="oom", hours=None)) == "OOM: not on this trend"
+    assert fmt_projection(Projection(threshold="80%", hours=0.0, hours_low=0.0, hours_high=0.0)) \
+        == "80%: already crossed"
+    assert [fmt_duration(s) for s in (45, 720, 3.5 * 3600, 3 * 86400)] == ["45 s", "12 min", "3.5 h", "3.0 d"]

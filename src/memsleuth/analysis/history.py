@@ -268,12 +268,17 @@ def history_from_watch(
     one but does not shift the rest, and missed slots are skipped.  Each
     sample is timed by its wall-clock start.  ``on_sample(n, expected,
     snapshot)`` is called after each sample (progress for the CLI).
+
+    On the live host the watcher's own process is left out: it grows by
+    the points it keeps, by construction (about 3 MiB over 61 samples of
+    1,400 series), and would otherwise report itself.
     """
     if interval_s <= 0:
         raise UsageError("the interval must be positive")
     if duration_s < 0:
         raise UsageError("the duration must not be negative")
     expected = int(duration_s // interval_s) + 1
+    me = os.getpid()
     builder = _Builder()
     start = clock()
     n = 0
@@ -281,6 +286,8 @@ def history_from_watch(
     while True:
         snap = capture(host, process_files=PROCESS_FILES)
         n += 1
+        if host.live:
+            snap = replace(snap, processes=tuple(p for p in snap.processes if p.pid != me))
         builder.add(snap.started_at, snap)
         if on_sample is not None:
             on_sample(n, expected, snap)

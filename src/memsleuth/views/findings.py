@@ -93,10 +93,12 @@ def fmt_projection(p: Projection) -> str:
         return f"{label}: not on this trend"
     if p.hours <= 0:
         return f"{label}: already crossed"
-    text = f"{label} in {_hours(p.hours)}"
-    if p.hours_low is not None or p.hours_high is not None:
-        low = _hours(p.hours_low) if p.hours_low is not None else "?"
-        text += f" ({low}-{_hours(p.hours_high)})"
+    mid = _hours(p.hours)
+    text = f"{label} in {mid}"
+    low = _hours(p.hours_low) if p.hours_low is not None else "?"
+    high = _hours(p.hours_high)
+    if not low == mid == high:  # a range only when the slope bounds differ at this precision
+        text += f" ({low}-{high})"
     return text
 
 

@@ -25,7 +25,9 @@ Decision rules (each threshold is a named constant below):
 3. *Material*: the slope exceeds an effect-size floor: for byte series
    :data:`REL_RATE_FLOOR_PER_HOUR` of MemTotal per hour (0.01%/h: 2.4 MB/h
    on 24 GiB -- low enough for a leak of 0.5% of RAM per day, which is
-   0.021%/h); for counts :data:`COUNT_RATE_FLOOR_PER_HOUR` of their level.
+   0.021%/h); for counts :data:`COUNT_RATE_FLOOR_PER_HOUR` of their level,
+   and for counts of kernel objects (dentries, inodes, sockets) also the
+   byte floor over the object's size (:data:`_OBJECT_BYTES`).
 4. *Not bounded*: if the last :data:`PLATEAU_FRACTION` of the analysed
    window is flat (its slope is under a quarter of the overall slope and
    the upper end of its interval under 60%), the growth levelled off:
@@ -44,10 +46,11 @@ Decision rules (each threshold is a named constant below):
    Everything else is LEAK.
 7. *Outside its own normal range* (not for BOUNDED, which needs only the
    first gate): (a) the rise over the analysed part (median of its last
-   eighth minus median of its first eighth) exceeds
+   eighth minus median of its first eighth; over two days or more, mean of
+   its last day minus mean of its first day, which cancels the cycle) exceeds
    :data:`SEASONAL_SPREAD_Z` times the day-to-day spread left after the
    daily profile (:attr:`~.trend.Seasonal.spread`; 0 under two days) plus
-   :data:`CYCLE_VARIATION` of the profile's own range over the same stretch,
+   (under two days) :data:`CYCLE_VARIATION` of the profile's own range over the same stretch,
    so a day whose cycle is larger, smaller or later than the others' is not
    growth; (b) the
    current level (the median of the last eighth) is above every level of
@@ -129,6 +132,9 @@ FAST_PATH_POINTS = 90
 FAST_PATH_MIN_SPAN_SECONDS = 12 * HOUR
 #: ... and only for growth this many times the effect-size floor (0.1% of MemTotal per hour)
 FAST_RATE_FACTOR = 10.0
+#: fast path: a rise whose last third climbs at under this fraction of its first third's slope is
+#: slowing down (a warm-up after a restart approaching its plateau), not a leak
+SLOWING_RATIO = 0.5
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -144,13 +150,19 @@ class AssessContext:
     drop_slab_times: tuple[float, ...] = ()
     #: override of the effect-size floor, in the series' unit per hour
     min_rate_per_hour: float | None = None
+    #: for a count of kernel objects, the bytes one object costs (about): the count then needs
+    #: the byte series' floor too (10,000 more dentries an hour is 2 MB/h, not growth that matters)
+    object_bytes: float | None = None
 
 
 def _min_rate(ctx: AssessContext, level: float) -> float:
     if ctx.min_rate_per_hour is not None:
         return ctx.min_rate_per_hour
     if ctx.unit != "bytes":
-        return max(1.0, COUNT_RATE_FLOOR_PER_HOUR * abs(level))
+        floor = max(1.0, COUNT_RATE_FLOOR_PER_HOUR * abs(level))
+        if ctx.object_bytes and ctx.mem_total_bytes:
+            floor = max(floor, REL_RATE_FLOOR_PER_HOUR * ctx.mem_total_bytes / ctx.object_bytes)
+        return floor
     if ctx.mem_total_bytes:
         return REL_RATE_FLOOR_PER_HOUR * ctx.mem_total_bytes
     return max(ABS_RATE_FLOOR_BYTES_PER_HOUR, LEVEL_RATE_FLOOR_PER_HOUR * abs(level))
@@ -260,19 +272,27 @@ def _assess_thinned(
     if not bounded and (p >= ALPHA or low_h <= 0):
         return _normal(key, y, slope=slope_h, low=low_h, high=high_h, p=p)
     w = max(3, m // 8)
+    rise = float(np.median(wy[-w:]) - np.median(wy[:w]))
     allowed = SEASONAL_SPREAD_Z * season.spread if season is not None else 0.0
-    if season is not None:
+    if season is not None and wt[-1] - wt[0] >= 2 * season.period:
+        # two days or more: compare whole days, over which a cycle of any size averages out
+        first, last = wt < wt[0] + season.period, wt > wt[-1] - season.period
+        rise = float(np.mean(wy[last]) - np.mean(wy[first]))
+    elif season is not None:
         # a day's cycle may be CYCLE_VARIATION larger (or smaller, or later) than the typical day's:
         # where the cycle moves, up or down, that much of its movement is not evidence
         prof = season.at(wt)
         allowed += CYCLE_VARIATION * float(prof.max() - prof.min())
-    if float(np.median(wy[-w:]) - np.median(wy[:w])) <= allowed:
+    if rise <= allowed:
         # no larger than one day differs from another at the same hour: the cycle, not growth
         return _normal(key, y, slope=slope_h, low=low_h, high=high_h, p=p)
     if not bounded and not _leaves_normal_range(tt, ym, start, sen.slope, history):
         return _normal(key, y, slope=slope_h, low=low_h, high=high_h, p=p)
     if not bounded and m >= 8 and not _still_growing(wt, wy):
         # it jumped, then stayed: a deploy, a config change, a cache that was just filled
+        return _normal(key, y, slope=slope_h, low=low_h, high=high_h, p=p)
+    if history is not None and not bounded and _slowing(wt, wy):
+        # fast path only: a rise that is already slowing down is a warm-up or a fill ending
         return _normal(key, y, slope=slope_h, low=low_h, high=high_h, p=p)
     floor = floor_trend(wt, wmin)
     floor_rising = floor.p_increasing < 0.05 and floor.slope >= FLOOR_FRACTION * sen.slope
@@ -294,6 +314,16 @@ def _assess_thinned(
         slope_high_per_hour=high_h, trend_p_value=p, onset=onset, floor_rising=floor_rising,
         confidence=conf, first_value=float(y[0]), last_value=float(y[-1]),
     )
+
+
+def _slowing(wt: FloatArray, wy: FloatArray) -> bool:
+    """Rule 8b: the last third's slope is under :data:`SLOWING_RATIO` of the first third's."""
+    k = wt.size // 3
+    if k < 6:
+        return False
+    first, _ = sen_and_mann_kendall(wt[:k], wy[:k])
+    last, _ = sen_and_mann_kendall(wt[-k:], wy[-k:])
+    return first.slope > 0 and last.slope < SLOWING_RATIO * first.slope
 
 
 def _still_growing(wt: FloatArray, wy: FloatArray) -> bool:
@@ -376,6 +406,10 @@ _COUNT_KEYS = frozenset({
     "sockstat.frag_inuse", "sockstat.raw_inuse",
 })
 GAP_KEY = "derived.unaccounted_bytes"
+#: about what one object of a counted kind costs, in bytes (dentry 192; an fs inode 600-1,100;
+#: a socket 1-2 KiB; *_mem_pages count pages): the counts get the byte series' effect-size floor
+_OBJECT_BYTES = (("dentry.", 192.0), ("inode.", 600.0), ("sockstat.tcp_mem_pages", 4096.0),
+                 ("sockstat.udp_mem_pages", 4096.0), ("sockstat.", 1024.0))
 _ANON_SUMS = frozenset({
     "meminfo.AnonPages", "meminfo.Active(anon)", "meminfo.Inactive(anon)", "meminfo.AnonHugePages",
     "meminfo.Committed_AS", "meminfo.Active", "meminfo.Inactive",
@@ -718,6 +752,25 @@ def _candidate_keys(history: History) -> list[str]:
     return [k for k in history.series if not k.startswith(("vmstat.", "psi.", "file."))]
 
 
+def judged_keys(history: History) -> frozenset[str]:
+    """The series :func:`diagnose` judges: a key here with no finding was judged normal.
+
+    A series needs a subject and :data:`MIN_SAMPLES` samples over
+    :data:`MIN_SPAN_SECONDS`; others (too short, or not a subject) are not
+    judged, and a caller may test them its own way.
+    """
+    out = set()
+    for key in _candidate_keys(history):
+        s = history.series[key]
+        if (len(s.times) >= MIN_SAMPLES and s.times[-1] - s.times[0] >= MIN_SPAN_SECONDS
+                and _subject(key, history) is not None):
+            out.add(key)
+    gap = gap_series(history)
+    if gap is not None and len(gap.times) >= MIN_SAMPLES and gap.times[-1] - gap.times[0] >= MIN_SPAN_SECONDS:
+        out.add(GAP_KEY)
+    return frozenset(out)
+
+
 def diagnose(history: History, *, now: float | None = None) -> list[Finding]:
     """Findings for every bucket that grows, most specific subject first, by rate.
 
@@ -747,7 +800,8 @@ def diagnose(history: History, *, now: float | None = None) -> list[Finding]:
     for key, s in series.items():
         sub = subjects[key]
         ctx = AssessContext(mem_total_bytes=mem_total_int, unit=sub.unit, reclaimable=sub.reclaimable,
-                            drop_slab_times=drops if sub.reclaimable else ())
+                            drop_slab_times=drops if sub.reclaimable else (),
+                            object_bytes=next((b for p, b in _OBJECT_BYTES if key.startswith(p)), None))
         tarr = times_cache.get(id(s.times))
         if tarr is None:
             tarr = times_cache[id(s.times)] = _array(s.times)
@@ -870,5 +924,5 @@ def _finding(history: History, sub: _Subject, a: Assessment, s: Series, related:
 
 __all__ = [
     "ALPHA", "GAP_KEY", "AssessContext", "assess", "assess_arrays", "diagnose", "gap_series",
-    "is_reclaimable_cache", "project", "reclaim_evidence", "used_now",
+    "is_reclaimable_cache", "judged_keys", "project", "reclaim_evidence", "used_now",
 ]

@@ -86,6 +86,39 @@ class ProcessRef:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TracedCommand:
+    """What a trace saw one command, started by one parent, do (the CLI builds these from a trace).
+
+    Short-lived processes (a probe run every few seconds) are gone before
+    ``/proc`` can be read; a trace still names them by command and parent.
+    """
+
+    #: "lookups" (failed path lookups, ENOENT) or "slab" (allocations from one cache)
+    kind: str
+    #: the slab caches this activity fills: ("dentry",) for lookups, the merge group for slab
+    caches: tuple[str, ...]
+    comm: str
+    ppid: int | None
+    parent_comm: str | None
+    #: the pid of this command with the most events
+    pid: int
+    processes: int
+    events: int
+    events_per_second: float | None
+    #: its fraction of every event of that trace
+    share: float
+    seconds: float
+
+    def describe(self) -> str:
+        what = "failed path lookups (ENOENT)" if self.kind == "lookups" else (
+            f"{self.caches[0] if self.caches else 'slab'} allocations")
+        rate = f", {self.events_per_second:,.0f}/s" if self.events_per_second is not None else ""
+        runs = f" over {self.processes} processes" if self.processes > 1 else ""
+        return (f"traced: {self.events:,} {what} in {self.seconds:.0f} s{rate}, {self.share:.0%} of "
+                f"all{runs}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Suspect:
     process: ProcessRef
     parent: ProcessRef | None
@@ -100,6 +133,8 @@ class Suspect:
     environ_value: str | None = None
     environ_checked: bool = False
     environ_note: str = ""
+    #: what a trace saw it do (empty when no trace ran or the trace did not see it)
+    traced: tuple[TracedCommand, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -300,11 +335,18 @@ def _ref(host: Host | None, history: History, pid: int) -> ProcessRef | None:
 def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str] = (),
                   comm_any: Sequence[str] = (), cmdline_any: Sequence[str] = (),
                   libraries: Sequence[str] = (), environ_key: str | None = None,
-                  environ_advice: str = "", only: Iterable[int] | None = None) -> tuple[Suspect, ...]:
-    """Processes that map ``maps_any`` libraries or match the names, with the chain around them."""
+                  environ_advice: str = "", only: Iterable[int] | None = None,
+                  traced: Sequence[TracedCommand] = (), any_traced: bool = False) -> tuple[Suspect, ...]:
+    """Processes that map ``maps_any`` libraries or match the names, with the chain around them.
+
+    ``traced``: what a trace saw; a traced command whose name matches
+    ``comm_any`` (or any traced command, with ``any_traced``) is a suspect
+    even when it has exited, and a suspect that was traced carries the counts.
+    """
     wanted = set(only) if only is not None else None
     libs = tuple(dict.fromkeys((*maps_any, *libraries)))
     found: dict[int, tuple[ProcessRef, str, list[str]]] = {}
+    traced_by: dict[int, list[TracedCommand]] = {}
     if host is not None:
         try:
             pids = host.pids()
@@ -337,8 +379,24 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
                 cmdline_any and info.cmdline and _glob_any(info.cmdline, cmdline_any)):
             ref = ProcessRef(pid=info.pid, comm=info.comm, cmdline=info.cmdline, ppid=info.ppid, alive=False)
             found[info.pid] = (ref, f"named {info.comm} (seen in the history; exited since)", [])
+    for tc in traced:
+        if not (any_traced or (comm_any and _glob_any(tc.comm, comm_any))):
+            continue
+        same = [p for p, (r, _, _) in found.items()
+                if r.comm == tc.comm and (tc.ppid is None or r.ppid == tc.ppid)]
+        if same:
+            for p in same:
+                traced_by.setdefault(p, []).append(tc)
+            continue
+        ref = _traced_ref(host, history, tc)
+        found[ref.pid] = (ref, tc.describe(), [])
+        traced_by.setdefault(ref.pid, []).append(tc)
+
+    def rank(pid: int) -> tuple[int, bool, int]:
+        return (-sum(t.events for t in traced_by.get(pid, ())), not found[pid][0].alive, -pid)
+
     suspects = []
-    for pid in sorted(found, key=lambda p: (not found[p][0].alive, -p))[:_MAX_SUSPECTS]:
+    for pid in sorted(found, key=rank)[:_MAX_SUSPECTS]:
         ref, reason, mapped = found[pid]
         parent = _ref(host, history, ref.ppid) if ref.ppid else None
         lib_uses = tuple(package_version(host, m) for m in mapped
@@ -359,31 +417,59 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
             cg_path = seen.cgroup if seen else None
         value, checked, note = None, False, ""
         if environ_key:
-            value, checked, note = _environ(host, ref, environ_key, environ_advice)
+            value, checked, note = _environ(host, ref, environ_key, environ_advice, parent=parent)
         suspects.append(Suspect(process=ref, parent=parent, reason=reason, libraries=lib_uses,
                                 executable=exe, cgroup=cg_path,
                                 unit=systemd_unit_of(cg_path) if cg_path else None,
                                 environ_key=environ_key, environ_value=value, environ_checked=checked,
-                                environ_note=note))
+                                environ_note=note, traced=tuple(traced_by.get(pid, ()))))
     return tuple(suspects)
 
 
-def _environ(host: Host | None, ref: ProcessRef, key: str, advice: str) -> tuple[str | None, bool, str]:
+def _traced_ref(host: Host | None, history: History, tc: TracedCommand) -> ProcessRef:
+    """The traced pid as a ProcessRef: live if it still runs as that command, else from the history
+    (a run of the same command with the same parent gives the command line), else the trace's own."""
+    ref = _ref(host, history, tc.pid)
+    if ref is not None and ref.comm == tc.comm:
+        return ref
+    seen = [p for p in history.processes.values()
+            if p.comm == tc.comm and (tc.ppid is None or p.ppid == tc.ppid)]
+    cmdline = seen[-1].cmdline if seen else None
+    return ProcessRef(pid=tc.pid, comm=tc.comm, cmdline=cmdline, ppid=tc.ppid, alive=False)
+
+
+def _environ(host: Host | None, ref: ProcessRef, key: str, advice: str, *,
+             parent: ProcessRef | None = None) -> tuple[str | None, bool, str]:
+    """Only ``key``, through Host.environ_has.  A process that has exited (or exits as we look: a
+    probe lives milliseconds) is judged by its live parent's environment, which each run inherits
+    unless the parent sets the key on the command line."""
     tail = f": {advice}" if advice else ""
     if host is None or not host.live:
         return None, False, f"environment not checked (bundle){tail}"
-    if not ref.alive:
+    if ref.alive:
+        try:
+            value = host.environ_has(ref.pid, key)
+        except AccessDenied:
+            return None, False, f"environment not checked (run as root to read pid {ref.pid}){tail}"
+        except (SourceMissing, ProcessGone):
+            pass  # exited since: ask its parent
+        else:
+            if value is None:
+                return None, True, f"{key} is not set in pid {ref.pid}{tail}"
+            return value, True, f"{key}={value} in pid {ref.pid}"
+    if parent is None or not parent.alive:
         return None, False, f"environment not checked (pid {ref.pid} has exited){tail}"
     try:
-        value = host.environ_has(ref.pid, key)
+        pvalue = host.environ_has(parent.pid, key)
     except AccessDenied:
-        return None, False, f"environment not checked (run as root to read pid {ref.pid}){tail}"
+        return None, False, f"environment not checked (run as root to read pid {parent.pid}){tail}"
     except (SourceMissing, ProcessGone):
-        return None, False, f"environment not checked (pid {ref.pid} has exited){tail}"
-    if value is None:
-        return None, True, f"{key} is not set in pid {ref.pid}{tail}"
-    return value, True, f"{key}={value} in pid {ref.pid}"
+        return None, False, f"environment not checked (pid {ref.pid} and its parent have exited){tail}"
+    if pvalue is None:
+        return None, True, (f"{key} is not set in its parent, pid {parent.pid}, whose environment "
+                            f"each run inherits{tail}")
+    return pvalue, True, f"{key}={pvalue} in its parent, pid {parent.pid} (each run inherits it)"
 
 
 __all__ = ["Attribution", "CgroupCharge", "LibraryUse", "ProcessRef", "SlabAttribution", "Suspect",
-           "cgroup_charges", "find_suspects", "package_version", "slab_aliases"]
+           "TracedCommand", "cgroup_charges", "find_suspects", "package_version", "slab_aliases"]

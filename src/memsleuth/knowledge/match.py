@@ -22,18 +22,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from memsleuth.analysis.detect import judged_keys
 from memsleuth.analysis.findings import Finding, GrowthClass
 from memsleuth.analysis.series import History, Series
 from memsleuth.analysis.slab import known_reclaimable
 from memsleuth.errors import MemsleuthError
 from memsleuth.host import Host
-from memsleuth.knowledge.attribute import Attribution, Suspect, cgroup_charges, find_suspects, slab_aliases
+from memsleuth.knowledge.attribute import (
+    Attribution,
+    Suspect,
+    TracedCommand,
+    cgroup_charges,
+    find_suspects,
+    slab_aliases,
+)
 from memsleuth.knowledge.loader import RuleSet, load_rules
 from memsleuth.knowledge.schema import Check, Evidence, Grow, ProcessCond, Rule
 from memsleuth.units import human_bytes
 
 FALLBACK_MIN_REL_GROWTH = 0.05
 FALLBACK_MIN_CONCORDANCE = 0.75
+#: a traced command is named as a suspect of a rule with no process condition from this share of
+#: the trace's events
+TRACED_MIN_SHARE = 0.05
 _RECLAIMABLE_KEYS = ("meminfo.SReclaimable", "meminfo.KReclaimable", "dentry.", "inode.")
 _DROP = re.compile(r"echo\s+([123])\s*>\s*/proc/sys/vm/drop_caches")
 _GAP_MINUS = ("MemFree", "Buffers", "Cached", "SwapCached", "AnonPages", "Slab", "KernelStack",
@@ -45,6 +56,8 @@ class MatchContext:
     #: the host to attribute on: live, or the newest root/bundle of a series; None = history only
     host: Host | None = None
     rules: RuleSet | None = None
+    #: what a trace saw (``diagnose --trace``): names short-lived processes behind a growing cache
+    traced: tuple[TracedCommand, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,12 +171,17 @@ def derived_series(history: History) -> dict[str, Series]:
 
 
 class _Eval:
-    def __init__(self, history: History, findings: Sequence[Finding], host: Host | None) -> None:
+    def __init__(self, history: History, findings: Sequence[Finding], host: Host | None,
+                 traced: Sequence[TracedCommand] = ()) -> None:
         self.history = history
         self.host = host
+        self.traced = tuple(traced)
         self.series: dict[str, Series] = {**history.series, **derived_series(history)}
-        self.findings = {f.series_key: f for f in findings}
+        # a finding speaks for its related series too (SReclaimable, nr_dentry beside slab dentry)
+        self.findings = {k: f for f in reversed(findings) for k in (*f.related, f.series_key)}
         self.findings_list = list(findings)
+        # series the detector judged and found normal: no second opinion on those
+        self.judged = judged_keys(history)
         self._growth: dict[str, tuple[bool, str, float, bool]] = {}
 
     def keys(self, pattern: str) -> list[str]:
@@ -171,14 +189,23 @@ class _Eval:
             return sorted(k for k in self.series if fnmatch.fnmatchcase(k, pattern))
         return [pattern] if pattern in self.series else []
 
-    def growth(self, key: str) -> tuple[bool, str, float, bool]:
-        """(grows, class, confidence, by_fallback)."""
+    def growth(self, key: str, *, healthy: bool = False) -> tuple[bool, str, float, bool]:
+        """(grows, class, confidence, by_fallback).
+
+        ``healthy``: for a rule that explains healthy growth (class normal), a
+        series the detector judged normal may still grow: the fallback decides.
+        """
+        if healthy and key not in self.findings and key in self.judged:
+            g, cls, conf = _fallback_growth(self.series[key])
+            return (g, cls, conf, True)
         got = self._growth.get(key)
         if got is None:
             f = self.findings.get(key)
             if f is not None:
                 cls = f.growth_class.value
                 got = (cls != GrowthClass.NORMAL.value, cls, f.confidence, False)
+            elif key in self.judged:
+                got = (False, GrowthClass.NORMAL.value, 0.0, False)
             else:
                 g, cls, conf = _fallback_growth(self.series[key])
                 got = (g, cls, conf, True)
@@ -222,10 +249,10 @@ def _check_value(ev: _Eval, c: Check, out: _Outcome) -> bool:
     return c.holds(x)
 
 
-def _grows(ev: _Eval, g: Grow, out: _Outcome) -> bool:
+def _grows(ev: _Eval, g: Grow, out: _Outcome, *, healthy: bool = False) -> bool:
     hit = False
     for key in ev.keys(g.pattern):
-        grows, cls, conf, fb = ev.growth(key)
+        grows, cls, conf, fb = ev.growth(key, healthy=healthy)
         if not grows or (g.classes and cls not in g.classes):
             continue
         hit = True
@@ -247,7 +274,7 @@ def _reclaimable(ev: _Eval, growing: Sequence[str]) -> bool:
 
 def _evaluate(ev: _Eval, e: Evidence, rule: Rule, out: _Outcome) -> bool:
     for g in e.grows:
-        if not _grows(ev, g, out):
+        if not _grows(ev, g, out, healthy=rule.rule_class == "normal"):
             return False
     for p in e.flat:
         keys = ev.keys(p)
@@ -285,7 +312,8 @@ def _process(ev: _Eval, p: ProcessCond, rule: Rule, out: _Outcome) -> bool:
     suspects = find_suspects(ev.host, ev.history, maps_any=p.maps_any, comm_any=p.comm_any,
                              cmdline_any=p.cmdline_any, libraries=rule.attribution.libraries,
                              environ_key=rule.attribution.environ_key,
-                             environ_advice=rule.attribution.environ_advice, only=only)
+                             environ_advice=rule.attribution.environ_advice, only=only,
+                             traced=() if only is not None else _relevant(ev.traced, out.growing))
     if not suspects:
         return False
     out.suspects = suspects
@@ -359,12 +387,52 @@ def _explained(ev: _Eval, rule: Rule, growing: Sequence[str]) -> tuple[Finding, 
     return tuple(out)
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TracePlan:
+    """What ``diagnose --trace`` should trace to confirm the findings."""
+
+    #: slab caches to trace (kmem_cache_alloc), in the findings' order
+    caches: tuple[str, ...]
+    #: trace failed path lookups too (the dentry cache grows: negative dentries)
+    lookups: bool
+
+    def __bool__(self) -> bool:
+        return bool(self.caches or self.lookups)
+
+
+def trace_plan(findings: Sequence[Finding], *, max_caches: int = 2) -> TracePlan:
+    """The slab caches behind LEAK / UNBOUNDED_CACHE findings (at most ``max_caches``), and whether
+    the dentry cache grows (then failed lookups are traced as well: each may leave a negative dentry)."""
+    caches: list[str] = []
+    dentry = False
+    for f in findings:
+        if f.growth_class not in (GrowthClass.LEAK, GrowthClass.UNBOUNDED_CACHE):
+            continue
+        for key in (f.series_key, *f.related):
+            if key.startswith("slab.") and key.endswith(".size_bytes"):
+                name = key[len("slab."):-len(".size_bytes")]
+                if name not in caches:
+                    caches.append(name)
+            dentry = dentry or key.startswith("dentry.") or key == "slab.dentry.size_bytes"
+    if dentry and "dentry" not in caches:
+        caches.insert(0, "dentry")
+    return TracePlan(caches=tuple(caches[:max_caches]), lookups=dentry)
+
+
+def _relevant(traced: Sequence[TracedCommand], growing: Sequence[str]) -> list[TracedCommand]:
+    """The traced commands that fill a growing slab cache (``slab.NAME.*`` or dentry counts)."""
+    caches = {k.split(".")[1] for k in growing if k.startswith("slab.")}
+    if any(k.startswith("dentry.") for k in growing):
+        caches.add("dentry")
+    return [t for t in traced if caches.intersection(t.caches)]
+
+
 def match(findings: Sequence[Finding], history: History,
           context: MatchContext | None = None) -> list[Diagnosis]:
     """Every rule whose evidence holds, most specific (then most confident) first."""
     ctx = context or MatchContext()
     rules = ctx.rules or load_rules()
-    ev = _Eval(history, findings, ctx.host)
+    ev = _Eval(history, findings, ctx.host, ctx.traced)
     facts = usage_facts(ev)
     out: list[Diagnosis] = []
     for rule in rules.rules:
@@ -375,10 +443,15 @@ def match(findings: Sequence[Finding], history: History,
         caches = rule.attribution.slab_caches or tuple(
             dict.fromkeys(k.split(".")[1] for k in growing if k.startswith("slab.")))
         suspects = o.suspects
-        if not suspects and rule.attribution.libraries:
+        traced = _relevant(ctx.traced, growing)
+        if not suspects and (rule.attribution.libraries or traced):
+            # a rule without a process condition: whoever maps its libraries, and whoever a trace
+            # saw filling the growing cache (the main actors only)
             suspects = find_suspects(ctx.host, history, maps_any=rule.attribution.libraries,
                                      environ_key=rule.attribution.environ_key,
-                                     environ_advice=rule.attribution.environ_advice)
+                                     environ_advice=rule.attribution.environ_advice,
+                                     traced=[t for t in traced if t.share >= TRACED_MIN_SHARE][:3],
+                                     any_traced=True)
         charges = cgroup_charges(history) if caches else ()
         notes = []
         if o.fallback:
@@ -399,5 +472,5 @@ def match(findings: Sequence[Finding], history: History,
     return out
 
 
-__all__ = ["Diagnosis", "MatchContext", "RemedyText", "derived_series", "match", "theil_sen_per_hour",
-           "usage_facts"]
+__all__ = ["Diagnosis", "MatchContext", "RemedyText", "TracePlan", "derived_series", "match",
+           "theil_sen_per_hour", "trace_plan", "usage_facts"]

@@ -49,6 +49,7 @@ def _lib(lib: LibraryUse) -> str:
 
 def _suspect_lines(s: Suspect) -> list[str]:
     lines = [f"  {_proc(s.process)}", f"    why: {s.reason}"]
+    lines += [f"    {t.describe()}" for t in s.traced if t.describe() != s.reason]
     if s.parent is not None:
         lines.append(f"    started by: {_proc(s.parent)}")
     if s.executable is not None and s.executable.version:
@@ -62,8 +63,13 @@ def _suspect_lines(s: Suspect) -> list[str]:
     return lines
 
 
-def diagnosis_lines(d: Diagnosis) -> list[str]:
-    """The plain-text answer (what the terminal view prints, without colour)."""
+def diagnosis_lines(d: Diagnosis, *, usage: bool = True) -> list[str]:
+    """The plain-text answer (what the terminal view prints, without colour).
+
+    ``usage``: include the host-wide usage lines (legacy vs available used,
+    time to 90%, why they differ); the same for every diagnosis of one run,
+    so the terminal view prints them once.
+    """
     ev = d.evidence
     cls = _CLASS_WORDS.get(d.rule.rule_class, d.rule.rule_class)
     out = [f"{d.rule.title}", f"  rule {d.rule.id}: {cls}, confidence {d.confidence:.0%}"]
@@ -87,7 +93,7 @@ def diagnosis_lines(d: Diagnosis) -> list[str]:
         for s in d.attribution.suspects:
             out += _suspect_lines(s)
     legacy, avail = _num(ev.get("legacy_used_percent")), _num(ev.get("available_used_percent"))
-    if legacy is not None:
+    if legacy is not None and usage:
         line = f"  used: {legacy:.0f}% by total - free (CentOS 6 free)"
         if avail is not None:
             line += f", {avail:.0f}% by total - MemAvailable"
@@ -98,7 +104,8 @@ def diagnosis_lines(d: Diagnosis) -> list[str]:
         if hours is not None:
             out.append(f"  time to 90% (total - free): {hours:.1f} h at the current rate"
                        if hours > 0 else "  already above 90% (total - free)")
-    if isinstance(ev.get("usage_explanation"), str) and d.rule.evidence.kernel_cache_reclaimable:
+    if (usage and isinstance(ev.get("usage_explanation"), str)
+            and d.rule.evidence.kernel_cache_reclaimable):
         out.append(f"  why they disagree: {ev['usage_explanation']}")
     for r in d.remediation:
         out.append(f"  {r.kind}: {r.text}")
@@ -129,8 +136,10 @@ def render_diagnoses(diagnoses: Sequence[Diagnosis], *, limit: int = 5, width: i
     if not diagnoses:
         return Text("No known signature matches the growth seen.")
     parts: list[RenderableType] = []
+    usage_shown = False
     for i, d in enumerate(diagnoses[:limit]):
-        lines = diagnosis_lines(d)
+        lines = diagnosis_lines(d, usage=not usage_shown)
+        usage_shown = usage_shown or any(line.startswith("  used: ") for line in lines)
         head = Text(f"{i + 1}. {lines[0]}", style="bold")
         body = "\n".join(_wrap(line, width) for line in lines[1:])
         parts += [head, Text(body), Text("")]
@@ -174,6 +183,10 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
             # only the one key the rule names, and only its value
             "environ": {"key": s.environ_key, "value": s.environ_value, "checked": s.environ_checked,
                         "note": s.environ_note} if s.environ_key else None,
+            "traced": [{"kind": t.kind, "caches": list(t.caches), "comm": t.comm, "pid": t.pid,
+                        "ppid": t.ppid, "parent_comm": t.parent_comm, "processes": t.processes,
+                        "events": t.events, "events_per_second": t.events_per_second,
+                        "share": t.share, "seconds": t.seconds} for t in s.traced],
         } for s in a.suspects],
         "remediation": [{"kind": r.kind, "text": r.text, "commands": list(r.commands), "safety": r.safety,
                          "frees": r.frees or None} for r in d.remediation],
@@ -184,8 +197,24 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
     }
 
 
+def summary_line(d: Diagnosis) -> str:
+    """One line for the bottom of the screen: the answer, who, and the first fix."""
+    parts = [f"Most likely: {d.rule.title} ({d.confidence:.0%})"]
+    if d.attribution.suspects:
+        s = d.attribution.suspects[0]
+        who = f"pid {s.process.pid} {s.process.comm}"
+        if s.parent is not None:
+            who += f", started by pid {s.parent.pid} {s.parent.comm}"
+        parts.append(who)
+    fix = next((r for r in d.remediation if r.kind == "fix"), None)
+    if fix is not None and fix.commands:
+        parts.append(f"fix: {fix.commands[0].split('#')[0].strip()}")
+    return "; ".join(parts)
+
+
 def diagnoses_json(diagnoses: Sequence[Diagnosis]) -> dict[str, Any]:
     return {"schema": SCHEMA, "diagnoses": [diagnosis_json(d) for d in diagnoses]}
 
 
-__all__ = ["SCHEMA", "diagnoses_json", "diagnosis_json", "diagnosis_lines", "render_diagnoses"]
+__all__ = ["SCHEMA", "diagnoses_json", "diagnosis_json", "diagnosis_lines", "render_diagnoses",
+           "summary_line"]

@@ -61,7 +61,8 @@ def _title(doc: Mapping[str, Any]) -> str:
             f"over {len(doc['events_traced'])} syscalls")
 
 
-def render_trace(doc: Mapping[str, Any]) -> RenderableType:
+def render_trace(doc: Mapping[str, Any], *, compact: bool = False) -> RenderableType:
+    """The trace; ``compact`` (inside ``diagnose``): the by-command table and the restore note."""
     parts: list[RenderableType] = [Text(_title(doc), style="bold")]
     cache = doc.get("cache")
     if cache and cache["merged"]:
@@ -77,6 +78,7 @@ def render_trace(doc: Mapping[str, Any]) -> RenderableType:
         parts.append(Text(f"by command and parent ({doc['commands_total']} in all)", style="bold"))
         rows = [{**c, "parent": _parent(c)} for c in doc["commands"]]
         parts.append(table(COMMAND_COLUMNS, rows))
+    if doc["commands"] and not compact:
         parts.append(Text(""))
         parts.append(Text(f"by process ({doc['processes_total']} in all)", style="bold"))
         prow = [{**p, "parent": _parent(p),
@@ -96,7 +98,8 @@ def render_trace(doc: Mapping[str, Any]) -> RenderableType:
     notes.append(f"tracefs instance {tracefs['instance']} removed"
                  + ("; tracefs mounted for the trace and unmounted" if tracefs["mounted_by_memsleuth"]
                     else "") + "; tracing state restored")
-    notes.append(f"overhead: {doc['overhead']}")
+    if not compact:
+        notes.append(f"overhead: {doc['overhead']}")
     parts.append(Text(""))
     parts.extend(Text(n, style="dim") for n in notes)
     return Group(*parts)

@@ -10,12 +10,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from memsleuth.cli.env import Env
-from memsleuth.errors import UsageError
+from memsleuth.errors import MemsleuthError, UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from rich.console import RenderableType
+
+    from memsleuth.analysis.findings import Finding
     from memsleuth.analysis.history import OnSample
     from memsleuth.analysis.series import History
+    from memsleuth.host import Host
+    from memsleuth.knowledge.attribute import TracedCommand
+    from memsleuth.knowledge.loader import RuleSet
+    from memsleuth.knowledge.match import Diagnosis
     from memsleuth.snapshot.model import Snapshot
+    from memsleuth.trace.run import TraceResult
 
 #: this command's --root takes a list (cli/main.py puts it in args.roots)
 MULTI_ROOT = True
@@ -34,15 +44,25 @@ store if it exists), a series of bundles or root directories (--root B1 B2
 ...; a bare directory's time is the mtime of its proc/meminfo), or the live
 host sampled in-process every --interval seconds for DURATION (--watch).
 A trend needs at least 8 samples over 2 minutes (the detector's minimum);
-less is an error, not "healthy".  Exit status: 0 healthy, 1 findings,
-2 error."""
+less is an error, not "healthy".
+
+Then the growth is matched against the signature rules (built in, plus
+--rules DIR and $MEMSLEUTH_RULES): each match names the cause, the cache,
+cgroup, process, library and setting behind it, the fix, a safe stop-gap
+and what it would free.  --trace SECONDS confirms a growing slab cache on
+the live host with tracefs (root; every tracing setting is restored): who
+allocates it and, for dentries, who makes failed path lookups, which names
+short-lived processes (a probe started every few seconds) by command and
+parent.  Exit status: 0 healthy, 1 findings, 2 error."""
 
 EXAMPLES = """\
   memsleuth diagnose                              # the default store
   memsleuth diagnose --db /tmp/m.db --since 6h
   memsleuth diagnose --root /srv/bundles/web1-*.tar.gz
   memsleuth diagnose --watch 5m --interval 5
-  memsleuth diagnose --watch 3m --interval 2 --json"""
+  memsleuth diagnose --watch 3m --interval 2 --json
+  memsleuth diagnose --watch 3m --interval 2 --trace 5   # as root: confirm with tracefs
+  memsleuth diagnose --root b1.tar.gz b2.tar.gz --rules /etc/memsleuth/rules"""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
 _FACTOR = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -87,6 +107,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="report only findings with confidence >= X (0..1; default 0)")
     parser.add_argument("--limit", "-n", type=int, default=20, metavar="N",
                         help="show at most N findings (default 20; the exit status counts all)")
+    parser.add_argument("--rules", action="append", default=[], metavar="DIR",
+                        help="also load signature rules (*.toml) from DIR; repeatable "
+                        "(also $MEMSLEUTH_RULES); a bad file is reported and skipped")
+    parser.add_argument("--trace", type=parse_duration, metavar="SECONDS",
+                        help="live host, root: after the watch, trace each growing slab cache (and "
+                        "failed path lookups when dentries grow) for SECONDS to name who fills it")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
@@ -98,7 +124,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("--limit must be at least 1")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise UsageError("--min-confidence must be between 0 and 1")
+    if args.trace is not None:
+        _check_trace(args)
     history, kind = _history(args, env)
+    if args.trace is not None and kind == "store" and history.hostname not in (None, os.uname().nodename):
+        raise UsageError(f"--trace traces this host ({os.uname().nodename}), but the store records "
+                         f"{history.hostname}")
     reference_is_now = kind != "roots"
     now = time.time()
     if args.since is not None and kind != "store":  # a store is read from --since on already
@@ -119,11 +150,158 @@ def run(args: argparse.Namespace, env: Env) -> int:
     window = Window(source=history.source, start=history.start, end=history.end, samples=samples,
                     series=len(history.series), reference=reference, reference_is_now=reference_is_now)
     shown = findings[: args.limit]
+    rules = _rules(args, env)
+    traces: list[TraceResult] = []
+    trace_errors: list[str] = []
+    if args.trace is not None:
+        from memsleuth.trace.tracefs import TraceStopped
+
+        try:
+            traces, trace_errors = _run_traces(args, env, findings)
+        except TraceStopped as stop:  # SIGTERM (SIGINT ends a trace early and keeps its counts)
+            env.error(f"stopped by {stop} while tracing; tracing state restored")
+            return 128 + stop.signum
+    host = _attribution_host(args, kind)
+    diagnoses = _match(findings, history, host, rules, traces)
     if env.json:
-        env.emit_json(diagnosis_json(shown, window, history, total=len(findings)))
+        from memsleuth.trace.run import result_json
+        from memsleuth.views.diagnosis import diagnosis_json as root_cause_json
+
+        doc = diagnosis_json(shown, window, history, total=len(findings))
+        doc["healthy"] = doc["healthy"] and not diagnoses
+        doc["diagnoses"] = [root_cause_json(d) for d in diagnoses]
+        doc["traces"] = [result_json(r, limit=20) for r in traces]
+        doc["trace_errors"] = trace_errors
+        doc["rule_errors"] = list(rules.errors)
+        env.emit_json(doc)
     else:
-        env.console.print(render_diagnosis(shown, window, history, total=len(findings)))
-    return 1 if findings else 0
+        _render(env, render_diagnosis(shown, window, history, total=len(findings)), diagnoses, traces,
+                trace_errors)
+    return 1 if findings or diagnoses else 0
+
+
+def _rules(args: argparse.Namespace, env: Env) -> RuleSet:
+    from memsleuth.knowledge.loader import load_rules
+
+    rules = load_rules(args.rules)
+    for err in rules.errors:
+        env.error(f"rule file skipped: {err}")
+    for o in rules.overrides:
+        env.note(o)
+    return rules
+
+
+def _check_trace(args: argparse.Namespace) -> None:
+    """Refuse --trace before a long watch, not after it."""
+    if getattr(args, "roots", None):
+        raise UsageError("--trace traces the live kernel; it cannot confirm bundles or roots (--root)")
+    if args.trace <= 0:
+        raise UsageError("--trace needs a positive number of seconds")
+    if os.geteuid() != 0:
+        raise UsageError("--trace needs root (tracefs is root-only): run with sudo, or drop --trace")
+
+
+def _attribution_host(args: argparse.Namespace, kind: str) -> Host | None:
+    """Where to look for the processes, libraries and settings: the live host for a watch or this
+    host's store, the newest root for --root."""
+    from memsleuth.host import Host
+
+    if kind == "roots":
+        roots: list[str] = args.roots
+        newest = max((Host.open(r) for r in roots), key=lambda h: h.meta.captured_at or 0.0)
+        return newest
+    return Host.open(None)
+
+
+def _run_traces(args: argparse.Namespace, env: Env,
+                findings: Sequence[Finding]) -> tuple[list[TraceResult], list[str]]:
+    """Trace what the findings point at; a trace that cannot run is reported, not fatal."""
+    from memsleuth.host import Host
+    from memsleuth.knowledge.match import trace_plan
+    from memsleuth.trace.run import trace_lookups, trace_slab
+
+    plan = trace_plan(findings)
+    if not plan:
+        return [], []
+    host = Host.open(None)
+    jobs: list[tuple[str, Callable[[], TraceResult]]] = []
+    if plan.lookups:
+        jobs.append(("failed path lookups", lambda: trace_lookups(host, args.trace)))
+    for cache in plan.caches:
+        jobs.append((f"slab cache {cache}",
+                     lambda cache=cache: trace_slab(host, cache, args.trace)))  # type: ignore[misc]
+    results: list[TraceResult] = []
+    errors: list[str] = []
+    for what, job in jobs:
+        if not env.json:
+            print(f"memsleuth: tracing {what} for {args.trace:g} s", file=env.stderr, flush=True)
+        try:
+            r = job()
+        except MemsleuthError as exc:
+            errors.append(f"{what}: {exc}")
+            env.error(f"trace of {what} skipped: {exc}")
+            continue
+        for repair in r.repairs:
+            for action in repair.actions:
+                env.note(f"repaired a killed trace session: {action}")
+        for problem in r.restore_problems:
+            errors.append(f"{what}: restore: {problem}")
+            env.error(f"restore: {problem}")
+        results.append(r)
+    return results, errors
+
+
+def traced_commands(r: TraceResult) -> list[TracedCommand]:
+    """A trace's per-command counts as the knowledge layer's TracedCommand records."""
+    from memsleuth.knowledge.attribute import TracedCommand
+
+    caches = ("dentry",) if r.kind == "lookups" else (r.cache.group if r.cache is not None else ())
+    if r.cache is not None and r.cache.requested not in caches:
+        caches = (r.cache.requested, *caches)
+    out = []
+    for c in r.commands:
+        procs = [p for p in r.processes if p.comm == c.comm and p.ppid == c.ppid]
+        top = max(procs, key=lambda p: p.events) if procs else None
+        if top is None:
+            continue
+        out.append(TracedCommand(kind=r.kind, caches=caches, comm=c.comm, ppid=c.ppid,
+                                 parent_comm=c.parent_comm, pid=top.pid, processes=c.processes,
+                                 events=c.events, events_per_second=c.events_per_second,
+                                 share=c.events / r.events if r.events else 0.0,
+                                 seconds=r.seconds_traced))
+    return out
+
+
+def _match(findings: Sequence[Finding], history: History, host: Host | None, rules: RuleSet,
+           traces: Sequence[TraceResult]) -> list[Diagnosis]:
+    """Matched rules worth showing: a rule that explains healthy growth (class normal) only when it
+    explains a finding."""
+    from memsleuth.knowledge.match import MatchContext, match
+
+    traced = tuple(t for r in traces for t in traced_commands(r))
+    ds = match(findings, history, MatchContext(host=host, rules=rules, traced=traced))
+    return [d for d in ds if d.rule.rule_class != "normal" or d.findings]
+
+
+def _render(env: Env, findings_view: RenderableType, diagnoses: Sequence[Diagnosis],
+            traces: Sequence[TraceResult], trace_errors: Sequence[str]) -> None:
+    from rich.text import Text
+
+    from memsleuth.trace.run import result_json
+    from memsleuth.views.diagnosis import render_diagnoses, summary_line
+    from memsleuth.views.trace import render_trace
+
+    env.console.print(findings_view)
+    if traces or trace_errors:
+        env.console.print(Text("\nTraces (--trace)", style="bold underline"))
+        for r in traces:
+            env.console.print(render_trace(result_json(r, limit=5), compact=True))
+        for e in trace_errors:
+            env.console.print(Text(f"not traced: {e}", style="yellow"))
+    if diagnoses:
+        env.console.print(Text("\nRoot cause (signature rules)", style="bold underline"))
+        env.console.print(render_diagnoses(diagnoses, limit=3, width=min(env.console.width, 100) - 1))
+        env.console.print(Text(summary_line(diagnoses[0]), style="bold"))
 
 
 def _history(args: argparse.Namespace, env: Env) -> tuple[History, str]:
@@ -188,4 +366,5 @@ def _progress_done(env: Env) -> None:
         print(file=env.stderr, flush=True)
 
 
-__all__ = ["EXAMPLES", "HELP", "MULTI_ROOT", "add_arguments", "parse_duration", "parse_since", "run"]
+__all__ = ["EXAMPLES", "HELP", "MULTI_ROOT", "add_arguments", "parse_duration", "parse_since", "run",
+           "traced_commands"]

@@ -135,6 +135,8 @@ class Suspect:
     environ_note: str = ""
     #: what a trace saw it do (empty when no trace ran or the trace did not see it)
     traced: tuple[TracedCommand, ...] = ()
+    #: other exited runs of the same command (name, parent, command line) it stands for
+    similar_exited: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -395,8 +397,22 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
     def rank(pid: int) -> tuple[int, bool, int]:
         return (-sum(t.events for t in traced_by.get(pid, ())), not found[pid][0].alive, -pid)
 
+    # exited runs of one short-lived command (same name, parent and command line) are one suspect:
+    # the newest stands for the others
+    kept: list[int] = []
+    similar: dict[int, int] = {}
+    first_of: dict[tuple[str, int | None, str | None], int] = {}
+    for pid in sorted(found, key=rank):
+        ref = found[pid][0]
+        if not ref.alive:
+            k = (ref.comm, ref.ppid, ref.cmdline)
+            if k in first_of:
+                similar[first_of[k]] += 1
+                continue
+            first_of[k], similar[pid] = pid, 0
+        kept.append(pid)
     suspects = []
-    for pid in sorted(found, key=rank)[:_MAX_SUSPECTS]:
+    for pid in kept[:_MAX_SUSPECTS]:
         ref, reason, mapped = found[pid]
         parent = _ref(host, history, ref.ppid) if ref.ppid else None
         lib_uses = tuple(package_version(host, m) for m in mapped
@@ -422,7 +438,8 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
                                 executable=exe, cgroup=cg_path,
                                 unit=systemd_unit_of(cg_path) if cg_path else None,
                                 environ_key=environ_key, environ_value=value, environ_checked=checked,
-                                environ_note=note, traced=tuple(traced_by.get(pid, ()))))
+                                environ_note=note, traced=tuple(traced_by.get(pid, ())),
+                                similar_exited=similar.get(pid, 0)))
     return tuple(suspects)
 
 

@@ -45,6 +45,8 @@ FALLBACK_MIN_CONCORDANCE = 0.75
 #: a traced command is named as a suspect of a rule with no process condition from this share of
 #: the trace's events
 TRACED_MIN_SHARE = 0.05
+#: generic kmalloc caches: not traceable by name through kmem:kmem_cache_alloc
+KMALLOC_PREFIXES = ("kmalloc-", "kmalloc-rcl-", "kmalloc-cg-", "dma-kmalloc-", "kmalloc-rnd-")
 _RECLAIMABLE_KEYS = ("meminfo.SReclaimable", "meminfo.KReclaimable", "dentry.", "inode.")
 _DROP = re.compile(r"echo\s+([123])\s*>\s*/proc/sys/vm/drop_caches")
 _GAP_MINUS = ("MemFree", "Buffers", "Cached", "SwapCached", "AnonPages", "Slab", "KernelStack",
@@ -402,7 +404,10 @@ class TracePlan:
 
 def trace_plan(findings: Sequence[Finding], *, max_caches: int = 2) -> TracePlan:
     """The slab caches behind LEAK / UNBOUNDED_CACHE findings (at most ``max_caches``), and whether
-    the dentry cache grows (then failed lookups are traced as well: each may leave a negative dentry)."""
+    the dentry cache grows (then failed lookups are traced as well: each may leave a negative dentry).
+    Generic kmalloc caches are left out: their allocations fire ``kmem:kmalloc``, with no cache name
+    (a growing kmalloc-192 beside a growing memcg-charged slab is often that slab's per-object cgroup
+    vectors)."""
     caches: list[str] = []
     dentry = False
     for f in findings:
@@ -411,7 +416,8 @@ def trace_plan(findings: Sequence[Finding], *, max_caches: int = 2) -> TracePlan
         for key in (f.series_key, *f.related):
             if key.startswith("slab.") and key.endswith(".size_bytes"):
                 name = key[len("slab."):-len(".size_bytes")]
-                if name not in caches:
+                # kmalloc() allocations fire kmem:kmalloc, which carries no cache name
+                if name not in caches and not name.startswith(KMALLOC_PREFIXES):
                     caches.append(name)
             dentry = dentry or key.startswith("dentry.") or key == "slab.dentry.size_bytes"
     if dentry and "dentry" not in caches:

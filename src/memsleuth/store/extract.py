@@ -61,8 +61,8 @@ _STATUS_KEYS: dict[str, str] = {
 
 
 def iter_points(snap: Snapshot) -> Iterator[Point]:
-    """Every ``(series key, value)`` of ``snap``."""
-    yield from _system_points(snap)
+    """Every ``(series key, value)`` of ``snap``: :func:`system_points`, then each :func:`process_points`."""
+    yield from system_points(snap)
     for proc in snap.processes:
         yield from process_points(proc)
 
@@ -77,7 +77,8 @@ def _safe(snap: Snapshot, path: str, parse: Callable[[str], Iterator[Point]]) ->
         return
 
 
-def _system_points(snap: Snapshot) -> Iterator[Point]:
+def system_points(snap: Snapshot) -> Iterator[Point]:
+    """The series of the system and cgroup files (all but ``proc.*``)."""
     page = snap.meta.page_size_bytes
     release = snap.meta.kernel_release
     has_negative = kernel_has_nr_negative(release) if release else None
@@ -205,4 +206,4 @@ def process_points(proc: ProcessSample) -> Iterator[Point]:
             yield prefix + "pss_bytes", pss
 
 
-__all__ = ["Point", "Value", "cgroup_name", "iter_points", "process_points"]
+__all__ = ["Point", "Value", "cgroup_name", "iter_points", "process_points", "system_points"]

@@ -1,5 +1,9 @@
 """Read a store: one metric over time, one moment as a full Snapshot, the sample list.
 
+Series and processes are stored as runs (:mod:`memsleuth.store.format`);
+the reader hands them back one value per sample, so a caller never sees the
+difference: a value is carried to every sample its run covers.
+
 Every SQLite or decoding failure becomes a :class:`~memsleuth.errors.StoreError`
 naming the file, so a damaged store gives a sentence and exit status 2,
 never a traceback.
@@ -19,7 +23,15 @@ from memsleuth.errors import StoreError
 from memsleuth.host import HostMeta
 from memsleuth.snapshot.model import ProcessSample, Snapshot
 from memsleuth.store import compat
-from memsleuth.store.format import LISTINGS_ENTRY, MISSING_ENTRY, PRAGMAS, decompress, unpack
+from memsleuth.store.format import (
+    LISTINGS_ENTRY,
+    MISSING_ENTRY,
+    PRAGMAS,
+    decompress,
+    decompress_delta,
+    unpack,
+)
+from memsleuth.store.runs import Timeline
 
 Value = int | float
 
@@ -38,6 +50,21 @@ class SampleInfo:
     hostname: str | None
     kernel_release: str | None
     duration_seconds: float
+    #: the raw files are still stored (False once thinned: the series remain)
+    has_raw: bool
+
+
+_SAMPLE_COLUMNS = (
+    "id, taken_at, monotonic_seconds, boot_id, hostname, kernel_release, duration_seconds, "
+    "length(system) > 0"
+)
+
+
+def _sample_info(r: tuple[object, ...]) -> SampleInfo:
+    return SampleInfo(
+        id=r[0], taken_at=r[1], monotonic_seconds=r[2], boot_id=r[3], hostname=r[4],  # type: ignore[arg-type]
+        kernel_release=r[5], duration_seconds=r[6], has_raw=bool(r[7]),  # type: ignore[arg-type]
+    )
 
 
 @contextlib.contextmanager
@@ -61,6 +88,8 @@ class StoreReader:
     def __init__(self, conn: sqlite3.Connection, path: str) -> None:
         self._conn = conn
         self.path = path
+        #: (PRAGMA data_version, timeline) - rebuilt when another connection wrote
+        self._timeline: tuple[int, Timeline] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, create: bool = False) -> StoreReader:
@@ -104,12 +133,38 @@ class StoreReader:
             row = self._conn.execute("SELECT id FROM series_keys WHERE key = ?", (key,)).fetchone()
             if row is None:
                 return []
-            rows = self._conn.execute(
-                "SELECT s.taken_at, p.value FROM points p JOIN samples s ON s.id = p.sample_id "
-                "WHERE p.key_id = ? AND s.taken_at BETWEEN ? AND ? ORDER BY s.taken_at, s.id",
-                (row[0], lo, hi),
+            timeline = self._samples_timeline()
+            positions = timeline.window(lo, hi)
+            if not positions:
+                return []
+            first_id, last_id = timeline.id_range(positions)
+            # runs ending after the window's first sample, up to the one covering its last
+            runs = self._conn.execute(
+                "SELECT first_sample_id, until_sample_id, value FROM point_runs WHERE key_id = ?1 "
+                "AND until_sample_id > ?2 AND until_sample_id <= coalesce((SELECT min(until_sample_id) "
+                "FROM point_runs WHERE key_id = ?1 AND until_sample_id > ?3), ?3) "
+                "AND first_sample_id <= ?3 ORDER BY until_sample_id",
+                (row[0], first_id, last_id),
             )
-            return [(t, v) for t, v in rows]
+            return timeline.expand(runs, positions)
+
+    def _samples_timeline(self) -> Timeline:
+        version = int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        cached = self._timeline
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        ids: list[int] = []
+        times: list[float] = []
+        for sid, t in self._conn.execute("SELECT id, taken_at FROM samples ORDER BY id"):
+            ids.append(sid)
+            times.append(t)
+        timeline = Timeline(ids, times)
+        self._timeline = (version, timeline)
+        return timeline
+
+    def _forget_timeline(self) -> None:
+        """After this connection wrote (``data_version`` only counts other connections' writes)."""
+        self._timeline = None
 
     # -- by time ---------------------------------------------------------------
     def samples(self, start: float | None = None, end: float | None = None) -> list[SampleInfo]:
@@ -117,59 +172,52 @@ class StoreReader:
         hi = float("inf") if end is None else end
         with db_errors(self.path):
             rows = self._conn.execute(
-                "SELECT id, taken_at, monotonic_seconds, boot_id, hostname, kernel_release, "
-                "duration_seconds FROM samples WHERE taken_at BETWEEN ? AND ? ORDER BY taken_at, id",
+                f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE taken_at BETWEEN ? AND ? "
+                "ORDER BY taken_at, id",
                 (lo, hi),
             )
-            return [
-                SampleInfo(
-                    id=r[0], taken_at=r[1], monotonic_seconds=r[2], boot_id=r[3], hostname=r[4],
-                    kernel_release=r[5], duration_seconds=r[6],
-                )
-                for r in rows
-            ]
+            return [_sample_info(r) for r in rows]
 
     def values_at(self, sample_id: int) -> dict[str, Value]:
         """Every series value of one sample."""
         with db_errors(self.path):
+            # per series, the first run ending after the sample covers it if it started by then;
+            # CROSS JOIN: series by series (one seek each), never a scan of every run
             rows = self._conn.execute(
-                "SELECT k.key, p.value FROM points p JOIN series_keys k ON k.id = p.key_id "
-                "WHERE p.sample_id = ?",
+                "SELECT k.key, r.value FROM series_keys k CROSS JOIN point_runs r ON r.key_id = k.id "
+                "AND r.until_sample_id = (SELECT min(until_sample_id) FROM point_runs "
+                "WHERE key_id = k.id AND until_sample_id > ?1) "
+                "WHERE r.first_sample_id <= ?1 AND EXISTS (SELECT 1 FROM samples WHERE id = ?1)",
                 (sample_id,),
             )
             return {k: v for k, v in rows}
 
-    def sample_at(self, t: float) -> SampleInfo | None:
-        """The last sample taken at or before ``t``."""
+    def sample_at(self, t: float, *, raw: bool = False) -> SampleInfo | None:
+        """The last sample taken at or before ``t`` (with ``raw``: the last that still has its raw files)."""
         with db_errors(self.path):
-            row = self._conn.execute(
-                "SELECT id FROM samples WHERE taken_at <= ? ORDER BY taken_at DESC, id DESC LIMIT 1",
+            r = self._conn.execute(
+                f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE taken_at <= ? "
+                f"{'AND length(system) > 0 ' if raw else ''}ORDER BY taken_at DESC, id DESC LIMIT 1",
                 (t,),
             ).fetchone()
-        if row is None:
-            return None
-        found = self.samples_by_id(row[0])
-        return found
+        return None if r is None else _sample_info(r)
 
     def samples_by_id(self, sample_id: int) -> SampleInfo | None:
         with db_errors(self.path):
             r = self._conn.execute(
-                "SELECT id, taken_at, monotonic_seconds, boot_id, hostname, kernel_release, "
-                "duration_seconds FROM samples WHERE id = ?",
-                (sample_id,),
+                f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE id = ?", (sample_id,)
             ).fetchone()
-        if r is None:
-            return None
-        return SampleInfo(
-            id=r[0], taken_at=r[1], monotonic_seconds=r[2], boot_id=r[3], hostname=r[4],
-            kernel_release=r[5], duration_seconds=r[6],
-        )
+        return None if r is None else _sample_info(r)
 
     def snapshot_at(self, t: float) -> Snapshot:
-        """The Snapshot stored at or just before ``t``, rebuilt from its raw bytes."""
-        info = self.sample_at(t)
+        """The Snapshot stored at or just before ``t``, rebuilt from its raw bytes.
+
+        Samples whose raw files were thinned are skipped: this is the last
+        sample at or before ``t`` that can still be rebuilt.
+        """
+        info = self.sample_at(t, raw=True)
         if info is None:
-            raise StoreError(f"{self.path}: no sample at or before {t:.0f}")
+            raise StoreError(f"{self.path}: no sample at or before {t:.0f} with its raw files")
         return self.snapshot(info.id)
 
     def snapshot(self, sample_id: int) -> Snapshot:
@@ -183,6 +231,11 @@ class StoreReader:
             if row is None:
                 raise StoreError(f"{self.path}: no sample {sample_id}")
             taken_at, duration, host_meta, walked, vanished, system = row
+            if not system:
+                raise StoreError(
+                    f"{self.path}: the raw files of sample {sample_id} were thinned (its series remain; "
+                    "downsampled samples keep theirs)"
+                )
             files: dict[str, bytes] = {}
             listings: dict[str, dict[str, str | None]] = {}
             missing: dict[str, str] = {}
@@ -195,19 +248,17 @@ class StoreReader:
                     files[name] = data
             meta = json.loads(host_meta)
             processes = []
-            blobs: dict[int, dict[str, bytes]] = {}
-            for pid, start, ppid, comm, state, kthread, unreadable, blob_id in self._conn.execute(
-                "SELECT p.pid, p.starttime_ticks, p.ppid, p.comm, p.state, p.kernel_thread, "
-                "p.unreadable, p.blob_id FROM processes p WHERE p.sample_id = ? ORDER BY p.pid",
+            for pid, start, ppid, comm, state, kthread, unreadable, data, base in self._conn.execute(
+                # +pid: find the runs by where they end (the index), then sort
+                "SELECT r.pid, r.starttime_ticks, r.ppid, r.comm, r.state, r.kernel_thread, r.unreadable, "
+                "r.data, b.data FROM process_runs r LEFT JOIN process_bases b "
+                "ON b.pid = r.pid AND b.starttime_ticks = r.starttime_ticks "
+                "WHERE r.until_sample_id > ?1 AND r.first_sample_id <= ?1 ORDER BY +r.pid",
                 (sample_id,),
             ):
-                pfiles = blobs.get(blob_id)
-                if pfiles is None:
-                    blob = self._conn.execute("SELECT data FROM blobs WHERE id = ?", (blob_id,)).fetchone()
-                    if blob is None:
-                        raise StoreError(f"{self.path}: sample {sample_id} refers to a missing blob")
-                    pfiles = dict(unpack(decompress(blob[0])))
-                    blobs[blob_id] = pfiles
+                if base is None:
+                    raise StoreError(f"{self.path}: sample {sample_id}: process {pid} has no base files")
+                pfiles = dict(unpack(decompress_delta(data, decompress(base))))
                 processes.append(
                     ProcessSample(
                         pid=pid, starttime_ticks=start, ppid=ppid, comm=comm, state=state,

@@ -120,6 +120,12 @@ def test_corrupt_store_exits_2(tmp_path: Path, run_cli: Callable[..., CliResult]
     assert "Traceback" not in res.err
 
 
+def test_negative_raw_retention_is_a_usage_error(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
+    res = run_cli("record", "--db", str(tmp_path / "m.db"), "--count", "1", "--raw-hours", "-1")
+    assert res.code == 2 and "--raw-hours" in res.err
+    assert not (tmp_path / "m.db").exists()
+
+
 def test_newer_schema_exits_2(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
     db = tmp_path / "m.db"
     assert run_cli("record", "--db", str(db), "--count", "1", "--interval", "0").code == 0

@@ -26,7 +26,11 @@ Record history: take a snapshot every INTERVAL seconds (system memory files,
 slab caches, cgroups, and each process's stat, status and smaps_rollup) and
 append it to an SQLite store, with numeric series extracted for fast reads.
 Samples are kept at full resolution for --retention-hours, then one per
---downsample-seconds until --keep-days, then deleted.  SIGTERM or SIGINT
+--downsample-seconds until --keep-days, then deleted.  Raw files (the
+kernel's bytes, from which a past sample is rebuilt as a snapshot) are kept
+with every sample for --raw-hours, then with one sample per
+--raw-downsample-seconds; the other samples keep their series.  Series and
+processes are stored once per run of unchanged values.  SIGTERM or SIGINT
 finishes the current write and exits 0.  The schedule runs on the monotonic
 clock, so wall-clock jumps do not stop or flood it."""
 
@@ -49,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="after that, keep one sample per S seconds (default 600)")
     parser.add_argument("--keep-days", type=float, default=30.0, metavar="D",
                         help="delete samples older than D days (default 30)")
+    parser.add_argument("--raw-hours", type=float, default=6.0, metavar="H",
+                        help="keep every sample's raw files this long (default 6)")
+    parser.add_argument("--raw-downsample-seconds", type=float, default=3600.0, metavar="S",
+                        help="after that, keep raw files with one sample per S seconds (default 3600; "
+                             "600 keeps them with every downsampled sample)")
     parser.add_argument("--no-processes", action="store_true",
                         help="record system and cgroup files only, no per-process files")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per sample on stderr")
@@ -99,8 +108,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("--interval must be >= 0")
     if args.count is not None and args.count < 1:
         raise UsageError("--count must be >= 1")
+    if args.raw_hours < 0 or args.raw_downsample_seconds < 0:
+        raise UsageError("--raw-hours and --raw-downsample-seconds must be >= 0")
     policy = Retention(full_resolution_hours=args.retention_hours,
-                       downsample_seconds=args.downsample_seconds, keep_days=args.keep_days)
+                       downsample_seconds=args.downsample_seconds, keep_days=args.keep_days,
+                       raw_full_resolution_hours=args.raw_hours,
+                       raw_downsample_seconds=args.raw_downsample_seconds)
     _prepare_path(args.db)
     store = Store.open(args.db, create=True)
     host = env.host()

@@ -627,19 +627,28 @@ def gap_series(history: History) -> Series | None:
         return None
     used = [k for k in ("MemTotal", "MemFree", *GAP_TERMS, "KReclaimable", "SReclaimable")
             if history.get(f"meminfo.{k}") is not None]
-    common: set[float] | None = None
-    for k in used:
-        s = history.series[f"meminfo.{k}"]
-        common = set(s.times) if common is None else common & set(s.times)
-    if not common:
-        return None
-    times = np.array(sorted(common))
+    first = history.series[f"meminfo.{used[0]}"].times
+    shared = all(history.series[f"meminfo.{k}"].times == first for k in used[1:])
+    if shared:
+        # one snapshot stream: every field has the same times (a tuple compare, not a set per field)
+        if not first:
+            return None
+        times = np.asarray(first, dtype=np.float64)
+    else:
+        common: set[float] | None = None
+        for k in used:
+            s = history.series[f"meminfo.{k}"]
+            common = set(s.times) if common is None else common & set(s.times)
+        if not common:
+            return None
+        times = np.array(sorted(common))
 
     def at(k: str) -> FloatArray:
         s = history.series[f"meminfo.{k}"]
-        t = np.asarray(s.times, dtype=np.float64)
-        v = np.asarray(s.values, dtype=np.float64)
-        return v[np.searchsorted(t, times)]
+        v = np.fromiter(s.values, dtype=np.float64, count=len(s.values))
+        if shared:
+            return v
+        return v[np.searchsorted(np.asarray(s.times, dtype=np.float64), times)]
 
     gap = at("MemTotal") - at("MemFree")
     for k in GAP_TERMS:

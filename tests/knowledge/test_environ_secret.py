@@ -129,3 +129,53 @@ def test_environ_is_never_read_from_a_bundle_or_directory(tmp_path: Path) -> Non
         Host.open(str(tmp_path)).environ_has(42, "NSS_SDB_USE_CACHE")
     with pytest.raises(ValueError):
         Host.open(None).environ_has(os.getpid(), "A=B")
+
+
+_LOOP = """
+import os, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+                         stdout=subprocess.PIPE)
+assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+print(child.pid, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def probe_run() -> Iterator[tuple[int, int]]:
+    """A long-lived parent without NSS_SDB_USE_CACHE and one of its short runs caught alive."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    proc = subprocess.Popen([sys.executable, "-c", _LOOP], env=env, stdout=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        assert proc.stdout is not None
+        child = int(proc.stdout.readline())
+        yield proc.pid, child
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, 9)
+        proc.wait(timeout=10)
+
+
+@pytest.mark.live
+def test_a_run_of_a_repeated_command_is_checked_in_its_parent(probe_run: tuple[int, int]) -> None:
+    """Issue 14: a trace counted many runs of the command under one parent, and one run happens to be
+    alive.  The environment reported is the parent's (which every run inherits), every time, not
+    the run that was caught alive."""
+    from memsleuth.knowledge.attribute import TracedCommand
+
+    parent, child = probe_run
+    host = Host.open(None)
+    comm = host.read_text(f"proc/{child}/comm").strip()
+    empty = History(hostname=None, kernel_release=None, series={})
+    runs = TracedCommand(kind="lookups", caches=("dentry",), comm=comm, ppid=parent, parent_comm=comm,
+                         pid=child + 100_000, processes=40, events=40_000, events_per_second=8000.0,
+                         share=0.99, seconds=5.0)
+    kw = {"comm_any": [comm], "environ_key": "NSS_SDB_USE_CACHE", "only": [child]}
+    (s,) = find_suspects(host, empty, traced=[runs], **kw)
+    assert (s.process.pid, s.process.alive) == (child, True)
+    assert (s.environ_pid, s.environ_of, s.environ_checked, s.environ_value) == (parent, "parent", True, None)
+    assert f"its parent, pid {parent}" in s.environ_note
+    # a single run of a command, with nothing else seen, is checked in itself
+    (alone,) = find_suspects(host, empty, **kw)
+    assert (alone.environ_pid, alone.environ_of, alone.environ_checked) == (child, "self", True)

@@ -38,6 +38,6 @@ def test_founding_case_renders_as_an_answer(tmp_path: Path) -> None:
     assert top["rule"] == "nss-negative-dentries"
     assert top["suspects"][0]["process"]["pid"] == 28714
     assert top["suspects"][0]["environ"] == {
-        "key": "NSS_SDB_USE_CACHE", "value": None, "checked": False,
+        "key": "NSS_SDB_USE_CACHE", "value": None, "checked": False, "pid": 28714, "of": "self",
         "note": "environment not checked (bundle): set NSS_SDB_USE_CACHE=yes in the probe's environment"}
     assert top["evidence"]["reclaimable_slab_bytes"] == 38506072 * 1024

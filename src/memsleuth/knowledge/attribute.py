@@ -133,6 +133,11 @@ class Suspect:
     environ_value: str | None = None
     environ_checked: bool = False
     environ_note: str = ""
+    #: the pid whose environment was read (or would have been), and whether it is the process
+    #: itself ("self") or its parent ("parent": the suspect is one of many short runs of a command
+    #: that a long-lived parent starts, and each run inherits the parent's environment)
+    environ_pid: int | None = None
+    environ_of: str | None = None
     #: what a trace saw it do (empty when no trace ran or the trace did not see it)
     traced: tuple[TracedCommand, ...] = ()
     #: other exited runs of the same command (name, parent, command line) it stands for
@@ -411,6 +416,13 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
                 continue
             first_of[k], similar[pid] = pid, 0
         kept.append(pid)
+    # how many processes of each (command, parent) were seen: live, in the history, or traced
+    runs: dict[tuple[str, int | None], int] = {}
+    for ref, _, _ in found.values():
+        runs[(ref.comm, ref.ppid)] = runs.get((ref.comm, ref.ppid), 0) + 1
+    for tc in traced:
+        k = (tc.comm, tc.ppid)
+        runs[k] = max(runs.get(k, 0), tc.processes)
     suspects = []
     for pid in kept[:_MAX_SUSPECTS]:
         ref, reason, mapped = found[pid]
@@ -431,14 +443,18 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
         if cg_path is None:
             seen = next((p for p in history.processes.values() if p.pid == pid), None)
             cg_path = seen.cgroup if seen else None
-        value, checked, note = None, False, ""
+        value, checked, note, env_pid, env_of = None, False, "", None, None
         if environ_key:
-            value, checked, note = _environ(host, ref, environ_key, environ_advice, parent=parent)
+            repeated = not ref.alive or runs.get((ref.comm, ref.ppid), 0) > 1
+            env_ref, env_of = (parent, "parent") if repeated and parent is not None else (ref, "self")
+            env_pid = env_ref.pid
+            value, checked, note = _environ(host, ref, env_ref, env_of, environ_key, environ_advice)
         suspects.append(Suspect(process=ref, parent=parent, reason=reason, libraries=lib_uses,
                                 executable=exe, cgroup=cg_path,
                                 unit=systemd_unit_of(cg_path) if cg_path else None,
                                 environ_key=environ_key, environ_value=value, environ_checked=checked,
-                                environ_note=note, traced=tuple(traced_by.get(pid, ())),
+                                environ_note=note, environ_pid=env_pid, environ_of=env_of,
+                                traced=tuple(traced_by.get(pid, ())),
                                 similar_exited=similar.get(pid, 0)))
     return tuple(suspects)
 
@@ -455,37 +471,33 @@ def _traced_ref(host: Host | None, history: History, tc: TracedCommand) -> Proce
     return ProcessRef(pid=tc.pid, comm=tc.comm, cmdline=cmdline, ppid=tc.ppid, alive=False)
 
 
-def _environ(host: Host | None, ref: ProcessRef, key: str, advice: str, *,
-             parent: ProcessRef | None = None) -> tuple[str | None, bool, str]:
-    """Only ``key``, through Host.environ_has.  A process that has exited (or exits as we look: a
-    probe lives milliseconds) is judged by its live parent's environment, which each run inherits
-    unless the parent sets the key on the command line."""
+def _environ(host: Host | None, ref: ProcessRef, target: ProcessRef, of: str, key: str,
+             advice: str) -> tuple[str | None, bool, str]:
+    """Only ``key`` of ``target``'s environment, through Host.environ_has.
+
+    ``target`` is ``ref`` itself, or (``of == "parent"``) its parent: when the
+    suspect is one of many short runs of a command (a probe started every few
+    seconds), each run inherits the long-lived parent's environment, and the
+    parent is where the setting is made.  Reading whichever run happened to be
+    alive at the moment would name a different pid every time, or none.
+    """
     tail = f": {advice}" if advice else ""
     if host is None or not host.live:
         return None, False, f"environment not checked (bundle){tail}"
-    if ref.alive:
-        try:
-            value = host.environ_has(ref.pid, key)
-        except AccessDenied:
-            return None, False, f"environment not checked (run as root to read pid {ref.pid}){tail}"
-        except (SourceMissing, ProcessGone):
-            pass  # exited since: ask its parent
-        else:
-            if value is None:
-                return None, True, f"{key} is not set in pid {ref.pid}{tail}"
-            return value, True, f"{key}={value} in pid {ref.pid}"
-    if parent is None or not parent.alive:
-        return None, False, f"environment not checked (pid {ref.pid} has exited){tail}"
+    whose = (f"its parent, pid {target.pid} ({target.comm}), whose environment each run of "
+             f"{ref.comm} inherits" if of == "parent" else f"pid {target.pid}")
+    if not target.alive:
+        gone = f"pid {ref.pid} and its parent have exited" if of == "parent" else f"pid {ref.pid} has exited"
+        return None, False, f"environment not checked ({gone}){tail}"
     try:
-        pvalue = host.environ_has(parent.pid, key)
+        value = host.environ_has(target.pid, key)
     except AccessDenied:
-        return None, False, f"environment not checked (run as root to read pid {parent.pid}){tail}"
+        return None, False, f"environment not checked (no permission to read pid {target.pid}){tail}"
     except (SourceMissing, ProcessGone):
-        return None, False, f"environment not checked (pid {ref.pid} and its parent have exited){tail}"
-    if pvalue is None:
-        return None, True, (f"{key} is not set in its parent, pid {parent.pid}, whose environment "
-                            f"each run inherits{tail}")
-    return pvalue, True, f"{key}={pvalue} in its parent, pid {parent.pid} (each run inherits it)"
+        return None, False, f"environment not checked ({whose} exited as it was read){tail}"
+    if value is None:
+        return None, True, f"{key} is not set in {whose}{tail}"
+    return value, True, f"{key}={value} in {whose}"
 
 
 __all__ = ["Attribution", "CgroupCharge", "LibraryUse", "ProcessRef", "SlabAttribution", "Suspect",

@@ -187,6 +187,7 @@ def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
             "cgroup": s.cgroup, "unit": s.unit,
             # only the one key the rule names, and only its value
             "environ": {"key": s.environ_key, "value": s.environ_value, "checked": s.environ_checked,
+                        "pid": s.environ_pid, "of": s.environ_of,
                         "note": s.environ_note} if s.environ_key else None,
             "similar_exited": s.similar_exited,
             "traced": [{"kind": t.kind, "caches": list(t.caches), "comm": t.comm, "pid": t.pid,

@@ -421,8 +421,7 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
     for ref, _, _ in found.values():
         runs[(ref.comm, ref.ppid)] = runs.get((ref.comm, ref.ppid), 0) + 1
     for tc in traced:
-        k = (tc.comm, tc.ppid)
-        runs[k] = max(runs.get(k, 0), tc.processes)
+        runs[(tc.comm, tc.ppid)] = max(runs.get((tc.comm, tc.ppid), 0), tc.processes)
     suspects = []
     for pid in kept[:_MAX_SUSPECTS]:
         ref, reason, mapped = found[pid]

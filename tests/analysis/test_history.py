@@ -6,7 +6,7 @@ import dataclasses
 from pathlib import Path
 
 from memsleuth import Host
-from memsleuth.analysis.history import history_from_store
+from memsleuth.collect.history import history_from_store
 from memsleuth.snapshot.capture import capture
 from memsleuth.snapshot.model import ProcessSample
 from memsleuth.store import Retention, Store

@@ -19,8 +19,9 @@ from pathlib import Path
 import pytest
 
 from memsleuth import Host
-from memsleuth.analysis.history import history_from_roots, history_from_store, sample_count, trim
+from memsleuth.analysis.series import sample_count, trim
 from memsleuth.cli.commands.diagnose import parse_duration, parse_since
+from memsleuth.collect.history import history_from_roots, history_from_store
 from memsleuth.snapshot.capture import capture
 from memsleuth.store import Store
 from tests.conftest import HOSTS, CliResult
@@ -294,7 +295,7 @@ def test_parse_duration_and_since() -> None:
 
 @pytest.mark.live
 def test_history_from_watch_samples_on_schedule_and_names_processes() -> None:
-    from memsleuth.analysis.history import history_from_watch
+    from memsleuth.collect.history import history_from_watch
 
     calls: list[tuple[int, int]] = []
     h = history_from_watch(Host.open(None), 1.0, 0.25, on_sample=lambda n, e, s: calls.append((n, e)))

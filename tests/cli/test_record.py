@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from memsleuth.cli.commands.record import Schedule, record_loop
+from memsleuth.cli.commands.record import record_loop
+from memsleuth.snapshot.schedule import Schedule
 from memsleuth.store import StoreReader
 from tests.conftest import CliResult
 

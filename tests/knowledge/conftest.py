@@ -15,9 +15,9 @@ REPO = FIXTURES.parents[1]
 
 
 def history_from_dirs(roots: Sequence[str]) -> History:
-    """analysis.history.history_from_roots when it exists, else iter_points over Host snapshots."""
+    """collect.history.history_from_roots when it exists, else iter_points over Host snapshots."""
     try:
-        from memsleuth.analysis.history import history_from_roots
+        from memsleuth.collect.history import history_from_roots
     except ImportError:  # pragma: no cover - before the diagnose engineer's commit
         from memsleuth.host import Host
         from memsleuth.snapshot.capture import capture

@@ -13,7 +13,7 @@ read).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -82,3 +82,25 @@ class History:
     def end(self) -> float | None:
         ends = [s.times[-1] for s in self.series.values() if s.times]
         return max(ends) if ends else None
+
+
+def sample_count(history: History) -> int:
+    """Distinct sample times in ``history`` (the number of snapshots it came from)."""
+    times: set[float] = set()
+    for s in history.series.values():
+        times.update(s.times)
+    return len(times)
+
+
+def trim(history: History, start: float | None = None, end: float | None = None) -> History:
+    """``history`` restricted to ``[start, end]``; processes no longer in it are dropped."""
+    lo = float("-inf") if start is None else start
+    hi = float("inf") if end is None else end
+    series: dict[str, Series] = {}
+    for key, s in history.series.items():
+        kept = [(t, v) for t, v in zip(s.times, s.values, strict=True) if lo <= t <= hi]
+        if kept:
+            series[key] = Series(key=key, times=tuple(t for t, _ in kept), values=tuple(v for _, v in kept))
+    alive = {k.split(".", 2)[1] for k in series if k.startswith("proc.")}
+    processes = {k: v for k, v in history.processes.items() if k in alive}
+    return replace(history, series=series, processes=processes)

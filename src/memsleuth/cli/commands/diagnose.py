@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from memsleuth.analysis.findings import Finding
-    from memsleuth.analysis.history import OnSample
     from memsleuth.analysis.series import History
+    from memsleuth.collect.history import OnSample
     from memsleuth.host import Host
     from memsleuth.knowledge.attribute import TracedCommand
     from memsleuth.knowledge.loader import RuleSet
@@ -117,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.detect import MIN_SAMPLES, MIN_SPAN_SECONDS, diagnose
-    from memsleuth.analysis.history import sample_count, trim
+    from memsleuth.analysis.series import sample_count, trim
     from memsleuth.views.findings import Window, diagnosis_json, render_diagnosis
 
     if args.limit < 1:
@@ -306,8 +306,8 @@ def _render(env: Env, findings_view: RenderableType, diagnoses: Sequence[Diagnos
 
 def _history(args: argparse.Namespace, env: Env) -> tuple[History, str]:
     """The History the options ask for, and its kind: "store", "roots" or "watch"."""
-    from memsleuth.analysis.history import history_from_roots, history_from_store, history_from_watch
     from memsleuth.cli.commands.record import DEFAULT_DB
+    from memsleuth.collect.history import history_from_roots, history_from_store, history_from_watch
 
     roots: list[str] | None = getattr(args, "roots", None)
     chosen = [name for name, given in (("--db", args.db is not None), ("--root", bool(roots)),

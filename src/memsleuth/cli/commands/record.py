@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import FrameType
 
 from memsleuth.cli.env import Env
@@ -61,28 +60,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-processes", action="store_true",
                         help="record system and cgroup files only, no per-process files")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per sample on stderr")
-
-
-@dataclass(slots=True)
-class Schedule:
-    """When the next sample is due, on the monotonic clock.
-
-    Deadlines are ``start + k * interval``.  After a slow sample (or a
-    suspend) the missed slots are skipped, not caught up in a burst.
-    """
-
-    start: float
-    interval: float
-    k: int = 0
-
-    def next_wait(self, now: float) -> float:
-        """Advance past ``now`` and return the seconds to sleep until the next slot."""
-        self.k += 1
-        due = self.start + self.k * self.interval
-        if due <= now and self.interval > 0:
-            self.k = int((now - self.start) // self.interval) + 1
-            due = self.start + self.k * self.interval
-        return max(0.0, due - now)
 
 
 def _prepare_path(path: str) -> None:
@@ -166,21 +143,25 @@ def record_loop(
 
     A signal only sets ``stop``: the sample being written is committed first.
     """
-    schedule = Schedule(start=monotonic(), interval=interval)
-    last_retention = schedule.start
-    written = 0
-    while not stop.is_set():
-        mono = monotonic()
+    from memsleuth.snapshot.schedule import run_schedule
+
+    last_retention: float | None = None
+
+    def take(n: int, mono: float) -> None:
+        nonlocal last_retention
+        if last_retention is None:
+            last_retention = mono
         sample_id = append(mono)
-        written += 1
         if verbose:
             print(f"memsleuth: sample {sample_id} in {monotonic() - mono:.3f} s", file=sys.stderr)
-        if count is not None and written >= count:
-            break
-        now = monotonic()
-        if now - last_retention >= RETENTION_EVERY_SECONDS:
-            retain()
-            last_retention = now
-            now = monotonic()
-        stop.wait(schedule.next_wait(now))
-    return written
+
+    def between(now: float) -> bool:
+        nonlocal last_retention
+        if last_retention is not None and now - last_retention < RETENTION_EVERY_SECONDS:
+            return False
+        retain()
+        last_retention = now
+        return True
+
+    return run_schedule(take, interval=interval, count=count, stop=stop, between=between,
+                        monotonic=monotonic)

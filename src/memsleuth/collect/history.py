@@ -1,4 +1,4 @@
-"""Build a :class:`~memsleuth.analysis.series.History` from any source.
+"""Build a :class:`~memsleuth.analysis.series.History` from the local machine's sources.
 
 Three sources give the same History, so the detector never knows which it
 read:
@@ -18,6 +18,7 @@ sample that saw it.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -29,6 +30,7 @@ from memsleuth.errors import BundleError, ParseError, StoreError, UsageError
 from memsleuth.host import Host
 from memsleuth.snapshot.capture import DEFAULT_PROCESS_FILES, capture
 from memsleuth.snapshot.model import ProcessSample, Snapshot
+from memsleuth.snapshot.schedule import run_schedule
 from memsleuth.sources.cgroup import parse_pid_cgroup
 from memsleuth.store.extract import iter_points
 from memsleuth.store.reader import SampleInfo, StoreReader
@@ -139,28 +141,6 @@ def _cgroup(data: bytes | None) -> str | None:
     return paths.get("memory") or paths.get("")
 
 
-def sample_count(history: History) -> int:
-    """Distinct sample times in ``history`` (the number of snapshots it came from)."""
-    times: set[float] = set()
-    for s in history.series.values():
-        times.update(s.times)
-    return len(times)
-
-
-def trim(history: History, start: float | None = None, end: float | None = None) -> History:
-    """``history`` restricted to ``[start, end]``; processes no longer in it are dropped."""
-    lo = float("-inf") if start is None else start
-    hi = float("inf") if end is None else end
-    series: dict[str, Series] = {}
-    for key, s in history.series.items():
-        kept = [(t, v) for t, v in zip(s.times, s.values, strict=True) if lo <= t <= hi]
-        if kept:
-            series[key] = Series(key=key, times=tuple(t for t, _ in kept), values=tuple(v for _, v in kept))
-    alive = {k.split(".", 2)[1] for k in series if k.startswith("proc.")}
-    processes = {k: v for k, v in history.processes.items() if k in alive}
-    return replace(history, series=series, processes=processes)
-
-
 # -- the store ------------------------------------------------------------------
 def history_from_store(
     path: str | os.PathLike[str], start: float | None = None, end: float | None = None
@@ -269,15 +249,18 @@ def history_from_watch(
     interval_s: float,
     *,
     on_sample: OnSample | None = None,
+    stop: threading.Event | None = None,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], object] | None = None,
 ) -> History:
     """Sample ``host`` every ``interval_s`` for ``duration_s`` seconds, then build the History.
 
     The schedule runs on the monotonic clock: a slow capture delays the next
     one but does not shift the rest, and missed slots are skipped.  Each
     sample is timed by its wall-clock start.  ``on_sample(n, expected,
-    snapshot)`` is called after each sample (progress for the CLI).
+    snapshot)`` is called after each sample (progress for the CLI).  Setting
+    ``stop`` (from a signal handler) ends the watch early, with the samples
+    taken so far.
 
     On the live host the watcher's own process is left out: it grows by
     the points it keeps, by construction (about 3 MiB over 61 samples of
@@ -290,23 +273,16 @@ def history_from_watch(
     expected = int(duration_s // interval_s) + 1
     me = os.getpid()
     builder = _Builder()
-    start = clock()
-    n = 0
-    k = 0
-    while True:
+
+    def take(n: int, _mono: float) -> None:
         snap = capture(host, process_files=PROCESS_FILES)
-        n += 1
         if host.live:
             snap = replace(snap, processes=tuple(p for p in snap.processes if p.pid != me))
         builder.add(snap.started_at, snap)
         if on_sample is not None:
             on_sample(n, expected, snap)
-        now = clock()
-        k = max(k + 1, int((now - start) // interval_s) + 1)
-        due = start + k * interval_s
-        if due - start > duration_s + 1e-9:
-            break
-        sleep(max(0.0, due - clock()))
+
+    run_schedule(take, interval=interval_s, duration=duration_s, stop=stop, monotonic=clock, sleep=sleep)
     return builder.build(f"watch {host.label}, every {interval_s:g} s for {duration_s:g} s")
 
 
@@ -317,6 +293,4 @@ __all__ = [
     "history_from_store",
     "history_from_watch",
     "process_info",
-    "sample_count",
-    "trim",
 ]

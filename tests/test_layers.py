@@ -19,7 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "snapshot": {"host", "sources", "errors", "units"},
     "store": {"snapshot", "sources", "host", "errors", "units"},
     "analysis": {"store", "snapshot", "sources", "host", "errors", "units"},
-    "trace": {"host", "errors", "units"},
+    "trace": {"host", "sources", "errors", "units"},
     "knowledge": {"analysis", "store", "snapshot", "sources", "host", "errors", "units"},
     "collect": {"knowledge", "analysis", "trace", "store", "snapshot", "sources", "host", "errors", "units"},
     "views": {"knowledge", "analysis", "store", "snapshot", "sources", "host", "errors", "units"},

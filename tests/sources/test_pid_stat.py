@@ -1,4 +1,4 @@
-"""/proc/PID/stat: comm with spaces and ')', kernel threads, old kernels."""
+"""/proc/PID/stat: comm with spaces and ')', kernel threads, old kernels; the bytes head parser."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from memsleuth.errors import ParseError
-from memsleuth.sources.pid_stat import PF_KTHREAD, parse_pid_stat
+from memsleuth.sources.pid_stat import PF_KTHREAD, parse_pid_stat, parse_stat_head
 from tests.conftest import text_fixture
 
 
@@ -78,3 +78,54 @@ def test_live_self_stat() -> None:
     assert s.ppid == os.getppid()
     assert not s.is_kernel_thread
     assert s.vsize_bytes > 0 and s.rss_pages > 0
+
+
+def _head_of(text: str) -> tuple[str, str, int, int, int]:
+    s = parse_pid_stat(text)
+    return (s.comm, s.state, s.ppid, s.flags, s.starttime_ticks)
+
+
+@pytest.mark.parametrize("name", ["pid_stat", "pid_stat_kthread"])
+def test_head_agrees_with_the_full_parse(name: str) -> None:
+    text = text_fixture("linux-6.18", name)
+    assert parse_stat_head(text.encode()) == _head_of(text)
+
+
+def test_head_of_a_comm_with_parens_and_newline() -> None:
+    assert parse_stat_head(text_fixture("linux-6.18", "pid_stat").encode())[:3] == ("(a) b)", "T", 7068)
+    comm, _, ppid, _, _ = parse_stat_head(b"5 (x\ny) " + b" ".join([b"S"] + [b"1"] * 24) + b"\n")
+    assert (comm, ppid) == ("x\ny", 1)
+
+
+def test_head_decodes_a_non_utf8_comm_with_replacement() -> None:
+    comm, *_ = parse_stat_head(b"5 (a\xffb) " + b" ".join([b"S"] + [b"1"] * 24))
+    assert comm == "a\ufffdb"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",  # an empty read: the task died between open and read
+        b"1 no-parens S 0",
+        b"1 (short) " + b" ".join([b"S"] + [b"1"] * 18),  # starttime missing
+        b"1 (bad field) " + b" ".join([b"S"] + [b"1"] * 5 + [b"abc"] + [b"1"] * 17),
+    ],
+)
+def test_malformed_head_is_a_parse_error(data: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_stat_head(data)
+
+
+@pytest.mark.live
+def test_live_heads_agree_with_the_full_parse() -> None:
+    checked = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            data = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue  # exited since the listing
+        assert parse_stat_head(data) == _head_of(data.decode("utf-8", "replace")), entry
+        checked += 1
+    assert checked > 0

@@ -5,7 +5,8 @@ together), then every process, then cgroups.
 
 This is the collection path: it must stay light.  It imports neither rich
 nor numpy, stores raw bytes, and parses only what identity needs (the
-``stat`` line's state, ppid, flags and starttime) with byte operations.
+``stat`` line's state, ppid, flags and starttime) with byte operations
+(:func:`~memsleuth.sources.pid_stat.parse_stat_head`).
 
 Race policy, in one place:
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 
-from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
+from memsleuth.errors import AccessDenied, ParseError, ProcessGone, SourceMissing
 from memsleuth.host import Host
 from memsleuth.snapshot.model import (
     REASON_DENIED,
@@ -31,6 +32,7 @@ from memsleuth.snapshot.model import (
     ProcessSample,
     Snapshot,
 )
+from memsleuth.sources.pid_stat import PF_KTHREAD, parse_stat_head
 
 #: System files every snapshot reads, relative to the root.
 SYSTEM_FILES: tuple[str, ...] = (
@@ -105,7 +107,6 @@ CGROUP_FILES: tuple[str, ...] = (
     "cgroup.stat",
 )
 
-_PF_KTHREAD = 0x00200000
 _NEEDS_MM = frozenset({"smaps_rollup", "smaps", "statm", "maps", "numa_maps", "cmdline"})
 
 
@@ -205,13 +206,11 @@ def read_process(
     except AccessDenied:
         # /proc/PID/stat is world-readable; EACCES here means hidepid=.
         return None
-    head, _, tail = stat.rpartition(b") ")
-    fields = tail.split(None, 20)
-    if len(fields) < 20:
+    try:
+        comm, state, ppid, flags, starttime = parse_stat_head(stat)
+    except ParseError:
         return None  # empty read: the task died between open and read
-    comm = head[head.find(b"(") + 1 :].decode("utf-8", "replace")
-    state = fields[0].decode("ascii", "replace")
-    kthread = bool(int(fields[6]) & _PF_KTHREAD)
+    kthread = bool(flags & PF_KTHREAD)
     files: dict[str, bytes] = {"stat": stat}
     unreadable: dict[str, str] = {}
     for name in names:
@@ -236,8 +235,8 @@ def read_process(
         return None
     return ProcessSample(
         pid=pid,
-        starttime_ticks=int(fields[19]),
-        ppid=int(fields[1]),
+        starttime_ticks=starttime,
+        ppid=ppid,
         comm=comm,
         state=state,
         kernel_thread=kthread,

@@ -23,6 +23,11 @@ Traps:
   ``18446744073709551615``.
 * A kernel thread has ``PF_KTHREAD`` (0x00200000) in ``flags``, zero
   ``vsize`` and ``rss``, and no address space: see :attr:`PidStat.is_kernel_thread`.
+
+Two entry points, one split rule: :func:`parse_pid_stat` gives every typed
+field from text; :func:`parse_stat_head` gives only what identity and the
+race policy need (comm, state, ppid, flags, starttime) from the raw bytes,
+for the capture walk, which reads every process of every snapshot.
 """
 
 from __future__ import annotations
@@ -72,6 +77,9 @@ FIELDS: tuple[tuple[str, int], ...] = (
 
 #: Fields up to ``rsslim`` have been printed by every kernel we support.
 _REQUIRED = 23
+
+#: Fields after ``comm`` that :func:`parse_stat_head` needs (through ``starttime``).
+_HEAD_FIELDS = 20
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,3 +144,30 @@ def parse_pid_stat(text: str, *, source: str = SOURCE) -> PidStat:
     except ValueError:
         raise ParseError(source, f"non-integer field in {text[:200]!r}") from None
     return PidStat(pid=pid, comm=text[lparen + 1 : rparen], state=rest[0], **values)
+
+
+#: What :func:`parse_stat_head` returns: comm, state, ppid, flags (``PF_*``;
+#: ``flags & PF_KTHREAD`` is a kernel thread) and starttime (clock ticks).
+StatHead = tuple[str, str, int, int, int]
+
+
+def parse_stat_head(data: bytes, *, source: str = SOURCE) -> StatHead:
+    """comm, state, ppid, flags and starttime from the raw bytes of /proc/PID/stat.
+
+    The split is :func:`parse_pid_stat`'s (at the last ``)``).  A plain tuple
+    (see :data:`StatHead`), as :func:`~memsleuth.sources.maps.parse_vma_header`
+    returns: the capture walk parses every process of every snapshot, and a
+    record costs a fifth more than the parse itself.  An empty or short read
+    (a task that died between open and read) is a :class:`ParseError`, like
+    any line without the fields through ``starttime``.
+    """
+    head, paren, tail = data.rpartition(b")")
+    fields = tail.split(None, _HEAD_FIELDS)
+    lparen = head.find(b"(")
+    if not paren or lparen < 0 or len(fields) < _HEAD_FIELDS:
+        raise ParseError(source, f"{len(fields)} fields after comm, expected at least {_HEAD_FIELDS}")
+    try:
+        return (head[lparen + 1 :].decode("utf-8", "replace"), fields[0].decode("ascii", "replace"),
+                int(fields[1]), int(fields[6]), int(fields[19]))
+    except ValueError:
+        raise ParseError(source, f"non-integer field in {data[:200]!r}") from None

@@ -195,14 +195,5 @@ def _pid_of(head: bytes) -> int | None:
     return int(tail)
 
 
-def parse_ppid(stat_text: str) -> int | None:
-    """The ppid field of ``/proc/PID/stat`` (after the parenthesised comm)."""
-    fields = stat_text.rpartition(")")[2].split()
-    try:
-        return int(fields[1])
-    except (IndexError, ValueError):
-        return None
-
-
 __all__ = ["PARENT_EXITED", "PARENT_FORK", "PARENT_PROC", "PARENT_UNKNOWN", "CommandCount", "Counter",
-           "ProcessCount", "by_command", "parse_ppid"]
+           "ProcessCount", "by_command"]

@@ -33,9 +33,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from memsleuth.errors import AccessDenied, MemsleuthError, ProcessGone, SourceMissing, UsageError
+from memsleuth.errors import AccessDenied, MemsleuthError, ParseError, ProcessGone, SourceMissing, UsageError
 from memsleuth.host import Host
-from memsleuth.trace.aggregate import CommandCount, Counter, ProcessCount, by_command, parse_ppid
+from memsleuth.sources.pid_stat import parse_stat_head
+from memsleuth.trace.aggregate import CommandCount, Counter, ProcessCount, by_command
 from memsleuth.trace.tracefs import Repair, TraceSession, TraceStopped, TraceUnavailable
 
 #: path-lookup syscalls whose exit event we enable when present (stat/lstat are newstat/newlstat
@@ -125,11 +126,8 @@ def _lookup_parents(host: Host, counter: Counter) -> None:
         if pid in counter.forks:
             continue
         try:
-            ppid = parse_ppid(host.read_text(f"proc/{pid}/stat"))
-        except (ProcessGone, SourceMissing, AccessDenied):
-            counter.gone.add(pid)
-            continue
-        if ppid is None:
+            _, _, ppid, _, _ = parse_stat_head(host.read(f"proc/{pid}/stat"))
+        except (ProcessGone, SourceMissing, AccessDenied, ParseError):
             counter.gone.add(pid)
             continue
         try:

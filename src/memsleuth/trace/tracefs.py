@@ -55,6 +55,7 @@ from typing import Any
 
 from memsleuth.errors import AccessDenied, MemsleuthError, SourceMissing
 from memsleuth.host import Host
+from memsleuth.sources.pid_stat import parse_stat_head
 
 MOUNTPOINT = "sys/kernel/tracing"
 STATE_DIR = "run/memsleuth"
@@ -98,13 +99,9 @@ def _first_line(host: Host, path: str) -> str | None:
 
 
 def _starttime(host: Host, pid: int) -> int | None:
-    text = _first_line(host, f"proc/{pid}/stat")
-    if text is None:
-        return None
-    fields = text.rpartition(")")[2].split()
     try:
-        return int(fields[19])
-    except (IndexError, ValueError):
+        return parse_stat_head(host.read(f"proc/{pid}/stat"))[4]
+    except MemsleuthError:  # gone, unreadable, or not a stat line
         return None
 
 

@@ -10,6 +10,7 @@ from memsleuth.errors import ParseError
 from memsleuth.sources.cgroup import (
     MemoryStatV1,
     MemoryStatV2,
+    memory_cgroup_of,
     memory_stat_version,
     parse_cgroup_stat,
     parse_counter,
@@ -194,6 +195,34 @@ def test_pid_cgroup_shapes() -> None:
     assert v1["cpu"] == v1["cpuacct"] == v1["memory"] == "/system.slice/nginx.service"
     v2 = parse_pid_cgroup("0::/system.slice/app:with:colons.service (deleted)\n")
     assert v2 == {"": "/system.slice/app:with:colons.service (deleted)"}
+
+
+HYBRID = (
+    "12:memory:/system.slice/probe.service\n"
+    "3:cpu,cpuacct:/user.slice\n"
+    "1:name=systemd:/user.slice/user-1000.slice/session-3.scope\n"
+    "0::/user.slice/user-1000.slice/session-3.scope\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "path"),
+    [
+        # hybrid: the unified line carries no controller; memory is charged where v1 memory says
+        (HYBRID, "/system.slice/probe.service"),
+        ("0::/system.slice/nginx.service\n", "/system.slice/nginx.service"),  # v2 only
+        ("0::/\n", "/"),
+        # v1 without the memory controller mounted: systemd's named hierarchy
+        ("2:cpu:/a\n1:name=systemd:/system.slice/crond.service\n", "/system.slice/crond.service"),
+        ("2:cpu,cpuacct:/a\n", None),
+    ],
+)
+def test_memory_cgroup_of(text: str, path: str | None) -> None:
+    assert memory_cgroup_of(parse_pid_cgroup(text)) == path
+
+
+def test_memory_cgroup_of_a_captured_hybrid_pid1() -> None:
+    assert memory_cgroup_of(parse_pid_cgroup(text_fixture("linux-6.18", "pid1_cgroup"))) == "/"
 
 
 @pytest.mark.parametrize("text", ["", "memory:/a\n", "x:memory:/a\n", "4:memory:relative\n"])

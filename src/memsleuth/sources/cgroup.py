@@ -410,6 +410,19 @@ def parse_pid_cgroup(text: str, *, source: str = SOURCE_PID_CGROUP) -> Mapping[s
     return MappingProxyType(out)
 
 
+def memory_cgroup_of(paths: Mapping[str, str]) -> str | None:
+    """The memory cgroup a task is charged to, from :func:`parse_pid_cgroup`'s mapping.
+
+    The v1 ``memory`` controller's path when one is listed: on a hybrid host
+    (v1 controllers plus the unified hierarchy, which then carries no
+    controller) ``0::/user.slice/...`` says nothing about memory.  Else the
+    unified (v2) path, else systemd's named v1 hierarchy (``name=systemd``,
+    a v1 host without the memory controller mounted).  ``None`` when none of
+    them is listed.  The one choice for history, snapshots and attribution.
+    """
+    return paths.get("memory") or paths.get("") or paths.get("name=systemd")
+
+
 _CONTAINER_ID = re.compile(r"(?<![0-9a-f])([0-9a-f]{64})(?![0-9a-f])")
 _UNIT_SUFFIXES = (".service", ".scope", ".slice", ".socket", ".mount", ".swap")
 _DELETED = " (deleted)"

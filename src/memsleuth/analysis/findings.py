@@ -4,14 +4,19 @@
 into an :class:`Assessment`; :func:`memsleuth.analysis.detect.diagnose`
 turns a :class:`~.series.History` into :class:`Finding` objects, which the
 knowledge layer (signatures) and every renderer (terminal, JSON, HTML,
-exporter) consume.  No logic lives here.
+exporter) consume, with :class:`Coverage` (what the findings were judged
+on) and their JSON form (part of ``memsleuth.diagnose/1``, docs/json.md).
+No judgement lives here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
+
+from memsleuth.analysis.series import History, ProcessInfo
 
 
 class GrowthClass(str, Enum):
@@ -83,3 +88,78 @@ class Finding:
     summary: str = ""
     #: other series that move with it (e.g. SReclaimable for slab.dentry)
     related: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coverage:
+    """What a diagnosis read: the window, how many samples and series, and from where."""
+
+    source: str
+    #: "store", "roots", "watch" or "prometheus"
+    kind: str
+    start: float | None
+    end: float | None
+    samples: int
+    series: int
+    #: the time "ago" is measured from: now (store, watch) or the last sample (roots)
+    reference: float
+    reference_is_now: bool
+
+    @property
+    def seconds(self) -> float | None:
+        return self.end - self.start if self.start is not None and self.end is not None else None
+
+
+def process_of(f: Finding, processes: Mapping[str, ProcessInfo]) -> ProcessInfo | None:
+    """The process a ``proc.<pid>:<starttime>.*`` finding is about, if known."""
+    if not f.series_key.startswith("proc."):
+        return None
+    return processes.get(f.series_key.split(".", 2)[1])
+
+
+# -- JSON (memsleuth.diagnose/1) ------------------------------------------------------
+def process_json(p: ProcessInfo) -> dict[str, Any]:
+    return {"pid": p.pid, "starttime_ticks": p.starttime_ticks, "comm": p.comm,
+            "cmdline": p.cmdline, "ppid": p.ppid, "uid": p.uid, "cgroup": p.cgroup}
+
+
+def projection_json(p: Projection) -> dict[str, Any]:
+    return {"threshold": p.threshold, "basis": p.basis, "hours": p.hours, "hours_low": p.hours_low,
+            "hours_high": p.hours_high}
+
+
+def finding_json(f: Finding, coverage: Coverage, processes: Mapping[str, ProcessInfo]) -> dict[str, Any]:
+    proc = process_of(f, processes)
+    return {
+        "subject_kind": f.subject_kind,
+        "subject": f.subject,
+        "series_key": f.series_key,
+        "class": f.growth_class.value,
+        "unit": f.unit,
+        "rate_per_hour": f.rate_per_hour,
+        "rate_bytes_per_hour": f.rate_bytes_per_hour,
+        "onset": f.onset,
+        "onset_seconds_before_reference": None if f.onset is None else coverage.reference - f.onset,
+        "confidence": f.confidence,
+        "evidence": dict(f.evidence),
+        "projections": [projection_json(p) for p in f.projections],
+        "summary": f.summary,
+        "related": list(f.related),
+        "process": process_json(proc) if proc is not None else None,
+    }
+
+
+def coverage_json(coverage: Coverage, history: History) -> dict[str, Any]:
+    """The ``host`` and ``window`` objects of a diagnosis document."""
+    return {
+        "host": {"hostname": history.hostname, "kernel_release": history.kernel_release,
+                 "mem_total_bytes": history.mem_total_bytes, "source": coverage.source},
+        "window": {"start": coverage.start, "end": coverage.end, "seconds": coverage.seconds,
+                   "samples": coverage.samples, "series": coverage.series,
+                   "reference": coverage.reference, "reference_is_now": coverage.reference_is_now},
+    }
+
+
+def findings_json(findings: Sequence[Finding], coverage: Coverage,
+                  processes: Mapping[str, ProcessInfo]) -> list[dict[str, Any]]:
+    return [finding_json(f, coverage, processes) for f in findings]

@@ -220,11 +220,16 @@ def _name_exited(reader: StoreReader, samples: Sequence[SampleInfo], series: dic
 # -- bundles and root directories -------------------------------------------------
 def history_from_roots(paths: Iterable[str | os.PathLike[str]]) -> History:
     """One snapshot per bundle or root directory, ordered by capture time."""
+    return history_from_hosts([Host.open(p) for p in paths])
+
+
+def history_from_hosts(hosts: Sequence[Host]) -> History:
+    """:func:`history_from_roots` on roots already opened (a caller that reads them again, for
+    attribution, opens each bundle once)."""
     builder = _Builder()
     seen: dict[float, str] = {}
     labels: list[str] = []
-    for path in paths:
-        host = Host.open(path)
+    for host in hosts:
         t = host.meta.captured_at
         if t is None:
             raise BundleError(
@@ -289,6 +294,7 @@ def history_from_watch(
 __all__ = [
     "MAX_EXTRA_SNAPSHOTS",
     "PROCESS_FILES",
+    "history_from_hosts",
     "history_from_roots",
     "history_from_store",
     "history_from_watch",

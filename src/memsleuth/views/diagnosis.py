@@ -16,6 +16,7 @@ from rich.text import Text
 
 from memsleuth.knowledge.attribute import LibraryUse, ProcessRef, Suspect
 from memsleuth.knowledge.match import Diagnosis
+from memsleuth.knowledge.report import DiagnosisReport, root_cause_json
 from memsleuth.units import human_bytes
 
 SCHEMA = "memsleuth.diagnoses/1"
@@ -153,57 +154,6 @@ def render_diagnoses(diagnoses: Sequence[Diagnosis], *, limit: int = 5, width: i
     return Group(*parts)
 
 
-def _ref_json(p: ProcessRef | None) -> dict[str, Any] | None:
-    if p is None:
-        return None
-    return {"pid": p.pid, "comm": p.comm, "cmdline": p.cmdline, "ppid": p.ppid, "alive": p.alive}
-
-
-def _lib_json(lib: LibraryUse | None) -> dict[str, Any] | None:
-    if lib is None:
-        return None
-    return {"path": lib.path, "package": lib.package, "version": lib.version,
-            "version_source": lib.version_source}
-
-
-def diagnosis_json(d: Diagnosis) -> dict[str, Any]:
-    a = d.attribution
-    return {
-        "rule": d.rule.id,
-        "title": d.rule.title,
-        "class": d.rule.rule_class,
-        "confidence": d.confidence,
-        "weight": d.weight,
-        "growing": list(d.growing),
-        "findings": [f.series_key for f in d.findings],
-        "evidence": dict(d.evidence),
-        "slab": [{"cache": s.cache, "merged_with": list(s.merged_with), "sysfs_known": s.sysfs_known,
-                  "note": s.note} for s in a.slab],
-        "cgroups": [{"path": c.path, "unit": c.unit, "series": c.series_key, "growth_bytes": c.growth_bytes,
-                     "last_bytes": c.last_bytes} for c in a.cgroups],
-        "suspects": [{
-            "process": _ref_json(s.process), "parent": _ref_json(s.parent), "reason": s.reason,
-            "executable": _lib_json(s.executable), "libraries": [_lib_json(x) for x in s.libraries],
-            "cgroup": s.cgroup, "unit": s.unit,
-            # only the one key the rule names, and only its value
-            "environ": {"key": s.environ_key, "value": s.environ_value, "checked": s.environ_checked,
-                        "pid": s.environ_pid, "of": s.environ_of,
-                        "note": s.environ_note} if s.environ_key else None,
-            "similar_exited": s.similar_exited,
-            "traced": [{"kind": t.kind, "caches": list(t.caches), "comm": t.comm, "pid": t.pid,
-                        "ppid": t.ppid, "parent_comm": t.parent_comm, "processes": t.processes,
-                        "events": t.events, "events_per_second": t.events_per_second,
-                        "share": t.share, "seconds": t.seconds} for t in s.traced],
-        } for s in a.suspects],
-        "remediation": [{"kind": r.kind, "text": r.text, "commands": list(r.commands), "safety": r.safety,
-                         "frees": r.frees or None} for r in d.remediation],
-        "confirm": list(d.rule.confirm),
-        "references": list(d.rule.references),
-        "fallback_series": list(d.fallback_keys),
-        "notes": list(d.notes),
-    }
-
-
 def summary_line(d: Diagnosis) -> str:
     """One line for the bottom of the screen: the answer, who, and the first fix."""
     parts = [f"Most likely: {d.rule.title} ({d.confidence:.0%})"]
@@ -219,9 +169,30 @@ def summary_line(d: Diagnosis) -> str:
     return "; ".join(parts)
 
 
+def render_report(report: DiagnosisReport, *, limit: int = 20, width: int = 79) -> RenderableType:
+    """``memsleuth diagnose`` on a terminal: the findings, what a trace saw, the root cause and the
+    one-line answer."""
+    from memsleuth.views.findings import render_findings
+    from memsleuth.views.trace import render_trace
+
+    parts: list[RenderableType] = [render_findings(report.findings[:limit], report.coverage, report.history,
+                                                   total=len(report.findings))]
+    if report.traces or report.trace_errors:
+        parts.append(Text("\nTraces (--trace)", style="bold underline"))
+        for t in report.traces:
+            parts.append(render_trace(t.document, compact=True, limit=5))
+        for e in report.trace_errors:
+            parts.append(Text(f"not traced: {e}", style="yellow"))
+    if report.diagnoses:
+        parts.append(Text("\nRoot cause (signature rules)", style="bold underline"))
+        parts.append(render_diagnoses(report.diagnoses, limit=3, width=width))
+        parts.append(Text(summary_line(report.diagnoses[0]), style="bold"))
+    return Group(*parts)
+
+
 def diagnoses_json(diagnoses: Sequence[Diagnosis]) -> dict[str, Any]:
-    return {"schema": SCHEMA, "diagnoses": [diagnosis_json(d) for d in diagnoses]}
+    return {"schema": SCHEMA, "diagnoses": [root_cause_json(d) for d in diagnoses]}
 
 
-__all__ = ["SCHEMA", "diagnoses_json", "diagnosis_json", "diagnosis_lines", "render_diagnoses",
+__all__ = ["SCHEMA", "diagnoses_json", "diagnosis_lines", "render_diagnoses", "render_report",
            "summary_line"]

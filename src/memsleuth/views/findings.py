@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from memsleuth.analysis.findings import Finding, Projection
+from memsleuth.analysis.findings import Coverage, Finding, Projection, process_of
 from memsleuth.analysis.series import History, ProcessInfo
 from memsleuth.units import human_bytes
 from memsleuth.views.common import MISSING
-
-SCHEMA = "memsleuth.diagnose/1"
 
 #: evidence keys whose value is in the series' unit (bytes for a byte series)
 _IN_UNIT = frozenset({"first", "last", "min", "max", "floor_first", "floor_last", "mean", "median",
@@ -31,20 +27,6 @@ _IN_UNIT = frozenset({"first", "last", "min", "max", "floor_first", "floor_last"
 
 #: how a projection's basis reads in a sentence ("used" is MemTotal - MemAvailable)
 _BASIS = {"legacy_used": "legacy used", "used": "used"}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Window:
-    """What the diagnosis read: for the header."""
-
-    source: str
-    start: float | None
-    end: float | None
-    samples: int
-    series: int
-    #: the time "ago" is measured from: now (store, watch) or the last sample (roots)
-    reference: float
-    reference_is_now: bool
 
 
 # -- formatting ---------------------------------------------------------------------
@@ -108,7 +90,7 @@ def fmt_time(t: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-def fmt_onset(onset: float | None, window: Window) -> str:
+def fmt_onset(onset: float | None, window: Coverage) -> str:
     if onset is None:
         return "before the window (grew throughout)"
     ago = window.reference - onset
@@ -138,15 +120,8 @@ def fmt_evidence_value(key: str, value: float | str | None, unit: str) -> str:
     return f"{value:.3g}"
 
 
-def process_of(f: Finding, processes: Mapping[str, ProcessInfo]) -> ProcessInfo | None:
-    """The process a ``proc.<pid>:<starttime>.*`` finding is about, if known."""
-    if not f.series_key.startswith("proc."):
-        return None
-    return processes.get(f.series_key.split(".", 2)[1])
-
-
 # -- terminal --------------------------------------------------------------------------
-def render_header(window: Window, hostname: str | None) -> Text:
+def render_header(window: Coverage, hostname: str | None) -> Text:
     span = (window.end - window.start) if window.start is not None and window.end is not None else None
     text = Text()
     text.append("diagnose ", style="bold")
@@ -158,7 +133,7 @@ def render_header(window: Window, hostname: str | None) -> Text:
     return text
 
 
-def render_finding(i: int, f: Finding, window: Window,
+def render_finding(i: int, f: Finding, window: Coverage,
                    processes: Mapping[str, ProcessInfo]) -> RenderableType:
     head = Text()
     head.append(f"{i}. ", style="bold")
@@ -193,7 +168,7 @@ def render_finding(i: int, f: Finding, window: Window,
     return Group(head, Padding(Group(*body), (0, 0, 0, 3)))
 
 
-def render_diagnosis(findings: Sequence[Finding], window: Window, history: History, *,
+def render_findings(findings: Sequence[Finding], window: Coverage, history: History, *,
                      total: int) -> RenderableType:
     parts: list[RenderableType] = [render_header(window, history.hostname), Text("")]
     if not findings:
@@ -207,62 +182,9 @@ def render_diagnosis(findings: Sequence[Finding], window: Window, history: Histo
     return Group(*parts)
 
 
-# -- JSON ------------------------------------------------------------------------------
-def process_json(p: ProcessInfo) -> dict[str, Any]:
-    return {"pid": p.pid, "starttime_ticks": p.starttime_ticks, "comm": p.comm,
-            "cmdline": p.cmdline, "ppid": p.ppid, "uid": p.uid, "cgroup": p.cgroup}
-
-
-def projection_json(p: Projection) -> dict[str, Any]:
-    return {"threshold": p.threshold, "basis": p.basis, "hours": p.hours, "hours_low": p.hours_low,
-            "hours_high": p.hours_high}
-
-
-def finding_json(f: Finding, window: Window, processes: Mapping[str, ProcessInfo]) -> dict[str, Any]:
-    proc = process_of(f, processes)
-    return {
-        "subject_kind": f.subject_kind,
-        "subject": f.subject,
-        "series_key": f.series_key,
-        "class": f.growth_class.value,
-        "unit": f.unit,
-        "rate_per_hour": f.rate_per_hour,
-        "rate_bytes_per_hour": f.rate_bytes_per_hour,
-        "onset": f.onset,
-        "onset_seconds_before_reference": None if f.onset is None else window.reference - f.onset,
-        "confidence": f.confidence,
-        "evidence": dict(f.evidence),
-        "projections": [projection_json(p) for p in f.projections],
-        "summary": f.summary,
-        "related": list(f.related),
-        "process": process_json(proc) if proc is not None else None,
-    }
-
-
-def diagnosis_json(findings: Sequence[Finding], window: Window, history: History, *,
-                   total: int) -> dict[str, Any]:
-    return {
-        "schema": SCHEMA,
-        "host": {"hostname": history.hostname, "kernel_release": history.kernel_release,
-                 "mem_total_bytes": history.mem_total_bytes, "source": window.source},
-        "window": {"start": window.start, "end": window.end,
-                   "seconds": (window.end - window.start)
-                   if window.start is not None and window.end is not None else None,
-                   "samples": window.samples, "series": window.series,
-                   "reference": window.reference, "reference_is_now": window.reference_is_now},
-        "healthy": total == 0,
-        "findings_total": total,
-        "findings": [finding_json(f, window, history.processes) for f in findings],
-    }
-
-
 __all__ = [
-    "SCHEMA",
-    "Window",
-    "diagnosis_json",
-    "finding_json",
     "fmt_duration",
     "fmt_projection",
     "fmt_rate",
-    "render_diagnosis",
+    "render_findings",
 ]

@@ -61,8 +61,12 @@ def _title(doc: Mapping[str, Any]) -> str:
             f"over {len(doc['events_traced'])} syscalls")
 
 
-def render_trace(doc: Mapping[str, Any], *, compact: bool = False) -> RenderableType:
-    """The trace; ``compact`` (inside ``diagnose``): the by-command table and the restore note."""
+def render_trace(doc: Mapping[str, Any], *, compact: bool = False,
+                 limit: int | None = None) -> RenderableType:
+    """The trace; ``compact`` (inside ``diagnose``): the by-command table and the restore note;
+    ``limit``: at most that many commands and processes."""
+    if limit is not None:
+        doc = {**doc, "commands": doc["commands"][:limit], "processes": doc["processes"][:limit]}
     parts: list[RenderableType] = [Text(_title(doc), style="bold")]
     cache = doc.get("cache")
     if cache and cache["merged"]:

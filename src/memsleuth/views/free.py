@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.accounting import FreeNumbers
 from memsleuth.units import human_bytes
+from memsleuth.views.common import BLANK, Column, table
 
 SCHEMA = "memsleuth.free/1"
 
@@ -51,70 +52,80 @@ def _human_procps(value: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _columns(unit: str, heads: Sequence[str]) -> tuple[Column, ...]:
+    def fmt(v: int) -> str:
+        return _fmt(v, unit)
+
+    return (Column("label", "", justify="left"),
+            *(Column(h, h, fmt) for h in heads))
+
+
 def render_free(n: FreeNumbers, opts: FreeOptions) -> RenderableType:
-    u = opts.unit
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    t.add_column("")
     heads = ["total", "used", "free", "shared"]
     heads += ["buffers", "cache"] if opts.wide else ["buff/cache"]
     heads.append("available")
-    for h in heads:
-        t.add_column(h, justify="right")
     mem = [n.total_bytes, n.used_bytes, n.free_bytes, n.shared_bytes]
     mem += [n.buffers_bytes, n.cache_bytes] if opts.wide else [n.buff_cache_bytes]
     mem.append(n.available_bytes)
-    t.add_row("Mem:", *(_fmt(v, u) for v in mem))
-    t.add_row("Swap:", *(_fmt(v, u) for v in (n.swap_total_bytes, n.swap_used_bytes,
-                                               n.swap_free_bytes)))
+    swap = [n.swap_total_bytes, n.swap_used_bytes, n.swap_free_bytes]
+    rows = [_row("Mem:", heads, mem), _row("Swap:", heads, swap)]
     if opts.total:
         st = n.swap_total_bytes or 0
         su = n.swap_used_bytes or 0
         sf = n.swap_free_bytes or 0
-        t.add_row("Total:", _fmt(n.total_bytes + st, u), _fmt(n.used_bytes + su, u),
-                  _fmt(n.free_bytes + sf, u))
-    parts: list[RenderableType] = [t]
+        rows.append(_row("Total:", heads, [n.total_bytes + st, n.used_bytes + su, n.free_bytes + sf]))
+    parts: list[RenderableType] = [table(_columns(opts.unit, heads), rows)]
     if n.available_method != "kernel":
         parts.append(Text(
             f"available is estimated ({n.available_method}): this kernel has no MemAvailable",
             style="yellow"))
     if opts.legacy:
-        parts.append(render_legacy(n, u))
+        parts.append(render_legacy(n, opts.unit))
     return Group(*parts)
+
+
+def _row(label: str, heads: Sequence[str], values: Sequence[int | None]) -> dict[str, Any]:
+    """A row with ``values`` under the first heads and nothing under the rest."""
+    row: dict[str, Any] = {"label": label}
+    for i, h in enumerate(heads):
+        row[h] = values[i] if i < len(values) else BLANK
+    return row
+
+
+LEGACY_HEADS = ("total", "used", "free", "shared", "buffers", "cached")
+#: the "used, by definition" comparison
+DEFINITION_COLUMNS: tuple[Column, ...] = (
+    Column("definition", "definition", justify="left"),
+    Column("used_bytes", "used", human_bytes),
+    Column("used_percent", "%", lambda v: f"{v:.1f}%"),
+)
 
 
 def render_legacy(n: FreeNumbers, unit: str) -> RenderableType:
     """procps 3.2 (CentOS 6) layout next to today's definition, and why they differ."""
-    t = Table(box=None, header_style="bold", pad_edge=False,
-              title="CentOS 6 (procps 3.2) view", title_justify="left")
-    t.add_column("")
-    for h in ("total", "used", "free", "shared", "buffers", "cached"):
-        t.add_column(h, justify="right")
     cached = None if n.cache_bytes is None else n.cache_bytes - (n.reclaimable_slab_bytes or 0)
-    t.add_row("Mem:", *(_fmt(v, unit) for v in (n.total_bytes, n.legacy_used_bytes,
-              n.free_bytes, 0 if n.shared_bytes is None else n.shared_bytes,
-              n.buffers_bytes, cached)))
-    t.add_row("-/+ buffers/cache:", "", _fmt(n.legacy_used_minus_cache_bytes, unit),
-              _fmt(n.total_bytes - n.legacy_used_minus_cache_bytes, unit))
-    cmp = Table(box=None, header_style="bold", pad_edge=False,
-                title="used, by definition", title_justify="left")
-    cmp.add_column("definition")
-    cmp.add_column("used", justify="right")
-    cmp.add_column("%", justify="right")
-    rows = [
-        ("procps 3.2 (CentOS 6): total - free", n.legacy_used_bytes, n.legacy_used_percent),
-        ("procps 3.2 -/+ buffers/cache", n.legacy_used_minus_cache_bytes,
-         n.legacy_used_minus_cache_percent),
-        ("procps-ng 4 (today): total - available", n.used_bytes, n.used_percent),
-    ]
-    for label, value, pct in rows:
-        cmp.add_row(label, human_bytes(value), "-" if pct is None else f"{pct:.1f}%")
+    legacy = table(_columns(unit, LEGACY_HEADS), [
+        _row("Mem:", LEGACY_HEADS, [n.total_bytes, n.legacy_used_bytes, n.free_bytes,
+                                    0 if n.shared_bytes is None else n.shared_bytes,
+                                    n.buffers_bytes, cached]),
+        {**_row("-/+ buffers/cache:", LEGACY_HEADS, []), "used": n.legacy_used_minus_cache_bytes,
+         "free": n.total_bytes - n.legacy_used_minus_cache_bytes},
+    ], title="CentOS 6 (procps 3.2) view", title_justify="left")
+    cmp = table(DEFINITION_COLUMNS, [
+        {"definition": "procps 3.2 (CentOS 6): total - free", "used_bytes": n.legacy_used_bytes,
+         "used_percent": n.legacy_used_percent},
+        {"definition": "procps 3.2 -/+ buffers/cache", "used_bytes": n.legacy_used_minus_cache_bytes,
+         "used_percent": n.legacy_used_minus_cache_percent},
+        {"definition": "procps-ng 4 (today): total - available", "used_bytes": n.used_bytes,
+         "used_percent": n.used_percent},
+    ], title="used, by definition", title_justify="left")
     why = Text(
         f"They differ mainly by reclaimable slab ({human_bytes(n.reclaimable_slab_bytes)}): "
         "CentOS 6 free counts it as used, even on its -/+ buffers/cache line; "
         "MemAvailable counts almost all of it as available. Neither says what is growing: "
         "run 'memsleuth meminfo' for the buckets and 'memsleuth slab' for the caches."
     )
-    return Group(Text(""), t, Text(""), cmp, why)
+    return Group(Text(""), legacy, Text(""), cmp, why)
 
 
 def free_json(n: FreeNumbers) -> dict[str, Any]:

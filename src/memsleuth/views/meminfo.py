@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.accounting import Accounting, Available
 from memsleuth.sources.meminfo import FIELDS, MemInfo
 from memsleuth.units import human_bytes, percent
+from memsleuth.views.common import BLANK, Column, table
 
 SCHEMA = "memsleuth.meminfo/1"
 
@@ -130,47 +130,50 @@ def _value(key: str, value: int) -> str:
     return f"{value:,}" if key in _COUNT_KEYS else human_bytes(value)
 
 
+#: the field table; a value is shown in bytes or, for HugePages_* counts, as a number
+FIELD_COLUMNS: tuple[Column, ...] = (
+    Column("key", "field", justify="left"),
+    Column("value", "value"),
+    Column("meaning", "meaning", justify="left"),
+)
+BUCKET_COLUMNS: tuple[Column, ...] = (
+    Column("label", "bucket", justify="left"),
+    Column("size_bytes", "size", human_bytes),
+    Column("percent", "%", lambda v: f"{v:.1f}", json=False),
+    Column("reclaimable", "reclaimable", lambda v: "yes" if v else "", justify="left"),
+)
+
+
 def render_meminfo(m: MemInfo, acct: Accounting, avail: Available, *, explain: bool) -> RenderableType:
-    fields = Table(box=None, header_style="bold", pad_edge=False)
-    fields.add_column("field")
-    fields.add_column("value", justify="right")
-    fields.add_column("meaning")
+    rows: list[dict[str, Any]] = []
     last_group = None
     for group, key, value, meaning in iter_rows(m):
         if group != last_group:
-            fields.add_row(Text(group, style="bold cyan"), "", "")
+            rows.append({"key": Text(group, style="bold cyan"), "value": BLANK, "meaning": BLANK})
             last_group = group
-        fields.add_row("  " + key, _value(key, value), meaning)
+        rows.append({"key": "  " + key, "value": _value(key, value), "meaning": meaning})
     if m.mem_available_bytes is None:
-        fields.add_row(
-            Text("  MemAvailable*", style="yellow"),
-            human_bytes(avail.available_bytes),
-            f"not reported by this kernel; estimated ({avail.method})",
-        )
-    parts: list[RenderableType] = [fields, Text(""), render_accounting(acct)]
+        rows.append({"key": Text("  MemAvailable*", style="yellow"),
+                     "value": human_bytes(avail.available_bytes),
+                     "meaning": f"not reported by this kernel; estimated ({avail.method})"})
+    parts: list[RenderableType] = [table(FIELD_COLUMNS, rows, overflow="ellipsis"), Text(""),
+                                   render_accounting(acct)]
     if explain:
         parts += [Text(""), Text(EXPLAIN)]
     return Group(*parts)
 
 
 def render_accounting(acct: Accounting) -> RenderableType:
-    t = Table(box=None, header_style="bold", pad_edge=False,
-              title="Where MemTotal goes", title_justify="left")
-    t.add_column("bucket")
-    t.add_column("size", justify="right")
-    t.add_column("%", justify="right")
-    t.add_column("reclaimable")
-    for b in acct.buckets:
-        if b.size_bytes is None:
-            continue
-        pct = percent(b.size_bytes, acct.total_bytes)
-        t.add_row(b.label, human_bytes(b.size_bytes), f"{pct:.1f}" if pct is not None else "-",
-                  "yes" if b.reclaimable else "")
-    gap_pct = percent(acct.unaccounted_bytes, acct.total_bytes)
-    t.add_row(Text("Unaccounted (gap)", style="bold"), human_bytes(acct.unaccounted_bytes),
-              f"{gap_pct:.1f}" if gap_pct is not None else "-", "")
-    t.add_row(Text("MemTotal", style="bold"), human_bytes(acct.total_bytes), "100.0", "")
-    parts: list[RenderableType] = [t]
+    rows: list[dict[str, Any]] = [
+        {"label": b.label, "size_bytes": b.size_bytes,
+         "percent": percent(b.size_bytes, acct.total_bytes), "reclaimable": b.reclaimable}
+        for b in acct.buckets if b.size_bytes is not None]
+    rows.append({"label": Text("Unaccounted (gap)", style="bold"), "size_bytes": acct.unaccounted_bytes,
+                 "percent": percent(acct.unaccounted_bytes, acct.total_bytes), "reclaimable": False})
+    rows.append({"label": Text("MemTotal", style="bold"), "size_bytes": acct.total_bytes,
+                 "percent": 100.0, "reclaimable": False})
+    parts: list[RenderableType] = [table(BUCKET_COLUMNS, rows, title="Where MemTotal goes",
+                                         title_justify="left", overflow="ellipsis")]
     for note in acct.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     return Group(*parts)

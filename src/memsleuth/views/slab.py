@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.slab import SlabRow, SlabTotals
 from memsleuth.units import human_bytes
-from memsleuth.views.common import MISSING, Column
+from memsleuth.views.common import MISSING, Column, row_of, table
 
 SCHEMA = "memsleuth.slab/1"
 
@@ -54,25 +53,23 @@ def render_slab(rows: Sequence[SlabRow], tot: SlabTotals, *, growth: bool,
     cols = list(COLUMNS)
     if growth:
         cols.insert(-1, GROWTH)
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for c in cols:
-        t.add_column(c.title, justify=c.justify)  # type: ignore[arg-type]
-    for r in rows:
-        values = {c.key: getattr(r, c.key) for c in cols}
-        cells = [MISSING if values[c.key] is None and c.key != "reclaimable"
-                 else c.fmt(values[c.key]) for c in cols]
-        if r.reclaimable_inferred and r.reclaimable:
-            cells[[c.key for c in cols].index("reclaimable")] = "yes*"
-        if r.aliases:
-            extra = ", ".join(r.aliases[:4]) + (" ..." if len(r.aliases) > 4 else "")
-            cells[-1] = f"{r.name} (+{len(r.aliases)} merged: {extra})" if show_aliases \
-                else f"{r.name} (+{len(r.aliases)} merged)"
-        t.add_row(*cells)
+    t = table(cols, [_display_row(r, cols, show_aliases) for r in rows], overflow="ellipsis")
     parts: list[RenderableType] = [head, Text(""), t]
     if any(r.reclaimable_inferred for r in rows):
         parts.append(Text("* reclaimable by the cache's name: this kernel has no readable "
                           "/sys/kernel/slab/*/reclaim_account", style="dim"))
     return Group(*parts)
+
+
+def _display_row(r: SlabRow, cols: Sequence[Column], show_aliases: bool) -> dict[str, Any]:
+    row = row_of(cols, r)
+    if r.reclaimable_inferred and r.reclaimable:
+        row["reclaimable"] = Text("yes*")
+    if r.aliases:
+        extra = ", ".join(r.aliases[:4]) + (" ..." if len(r.aliases) > 4 else "")
+        row["name"] = (f"{r.name} (+{len(r.aliases)} merged: {extra})" if show_aliases
+                       else f"{r.name} (+{len(r.aliases)} merged)")
+    return row
 
 
 def row_json(r: SlabRow) -> dict[str, Any]:

@@ -5,21 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.table import Table
-
 from memsleuth.analysis.processes import GroupRow, ProcessRow, row_dict
-from memsleuth.views.common import Column, fmt_bytes, fmt_int, table
+from memsleuth.views.common import Column, ColumnTable, fmt_bytes, fmt_int, table
 
 SCHEMA = "memsleuth.top/1"
-
-
-def _short(value: str, limit: int = 60) -> str:
-    return value if len(value) <= limit else value[: limit - 1] + "…"
-
-
-def _command(value: str) -> str:
-    # the last column gets what 80 columns leave; --json has the full line
-    return _short(value, 22)
+#: on a terminal, the widest a group name gets (cut with an ellipsis; piped output has it all)
+GROUP_WIDTH = 60
+#: on a terminal the command gets what 80 columns leave; piped output and --json have the full line
+COMMAND_WIDTH = 22
 
 
 def process_columns(user_of: Callable[[int | None], str], *, wide: bool = False) -> tuple[Column, ...]:
@@ -43,13 +36,13 @@ def process_columns(user_of: Callable[[int | None], str], *, wide: bool = False)
             Column("minflt", "MINFLT", fmt_int, meaning="minor page faults since start", no_wrap=True),
             Column("majflt", "MAJFLT", fmt_int, meaning="major page faults since start", no_wrap=True),
         ]
-    cols.append(Column("command", "COMMAND", _command, justify="left",
-                       meaning="command line", no_wrap=True))
+    cols.append(Column("command", "COMMAND", justify="left", meaning="command line", no_wrap=True,
+                       max_width=COMMAND_WIDTH))
     return tuple(cols)
 
 
 GROUP_COLUMNS: tuple[Column, ...] = (
-    Column("key", "GROUP", _short, justify="left", no_wrap=True),
+    Column("key", "GROUP", justify="left", no_wrap=True, max_width=GROUP_WIDTH),
     Column("processes", "PROCS", fmt_int, no_wrap=True),
     Column("threads", "THR", fmt_int, no_wrap=True),
     Column("res_bytes", "RES", fmt_bytes, no_wrap=True),
@@ -60,7 +53,7 @@ GROUP_COLUMNS: tuple[Column, ...] = (
 
 
 def render_processes(rows: Sequence[ProcessRow], user_of: Callable[[int | None], str],
-                     caption: str | None = None, *, wide: bool = False) -> Table:
+                     caption: str | None = None, *, wide: bool = False) -> ColumnTable:
     cols = process_columns(user_of, wide=wide)
     dict_rows = []
     for r in rows:
@@ -70,8 +63,9 @@ def render_processes(rows: Sequence[ProcessRow], user_of: Callable[[int | None],
     return table(cols, dict_rows, caption=caption)
 
 
-def render_groups(rows: Sequence[GroupRow], title: str, caption: str | None = None) -> Table:
-    cols = (Column("key", title.upper(), _short, justify="left", no_wrap=True), *GROUP_COLUMNS[1:])
+def render_groups(rows: Sequence[GroupRow], title: str, caption: str | None = None) -> ColumnTable:
+    cols = (Column("key", title.upper(), justify="left", no_wrap=True, max_width=GROUP_WIDTH),
+            *GROUP_COLUMNS[1:])
     return table(cols, [row_dict(r) for r in rows], caption=caption)
 
 

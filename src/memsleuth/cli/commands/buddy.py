@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.buddy import DEFAULT_CHECK_ORDERS, buddy_report
     from memsleuth.errors import SourceMissing, UsageError
     from memsleuth.views.buddy import SCHEMA, render_buddy, report_json
-    from memsleuth.views.common import host_json, missing_json
+    from memsleuth.views.common import document, missing_json
 
     if args.order is not None and not 0 <= args.order <= 20:
         raise UsageError("--order must be between 0 and 20")
@@ -55,8 +55,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError(f"--order {args.order}: this kernel's largest order is "
                          f"{len(report.zones[0].free_blocks) - 1}")
     if env.json:
-        env.emit_json({"schema": SCHEMA, "host": host_json(snap.meta, env.host().label),
-                       **report_json(report), "missing": missing_json(snap.missing)})
+        env.emit_json(document(SCHEMA, snap.meta, env.host().label, **report_json(report),
+                               missing=missing_json(snap.missing)))
         return 0
-    env.console.print(render_buddy(report, explain=args.explain, order=args.order))
+    env.console.print(render_buddy(report, explain=args.explain, order=args.order),
+                      crop=env.console.is_terminal)
     return 0

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
 
 def _rates(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.faults import process_faults, system_faults, top_by_rate
-    from memsleuth.views.common import host_json
+    from memsleuth.views.common import document
     from memsleuth.views.faults import SCHEMA, faults_json, render_faults
 
     files = ("proc/vmstat", "proc/version", "proc/sys/kernel/hostname")
@@ -81,10 +81,11 @@ def _rates(args: argparse.Namespace, env: Env) -> int:
         else:
             if n:
                 env.console.print()
-            env.console.print(render_faults(system, rows, explain=args.explain and n == count - 1))
+            env.console.print(render_faults(system, rows, explain=args.explain and n == count - 1),
+                              crop=env.console.is_terminal)
         prev = cur
     if env.json:
-        env.emit_json({"schema": SCHEMA, "host": host_json(host.meta, host.label), "samples": samples})
+        env.emit_json(document(SCHEMA, host.meta, host.label, samples=samples))
     return 0
 
 
@@ -101,7 +102,7 @@ def _cow(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.snapshot.pages import read_kpagecount, read_pagemap
     from memsleuth.sources.maps import parse_maps
     from memsleuth.sources.pagemap import PFN_MASK, PM_PRESENT
-    from memsleuth.views.common import host_json
+    from memsleuth.views.common import document
     from memsleuth.views.faults import COW_SCHEMA, cow_json, render_cow
 
     host = env.host()
@@ -168,9 +169,9 @@ def _cow(args: argparse.Namespace, env: Env) -> int:
     command = parent.cmdline() or f"[{parent.comm}]"
     area_bytes = sum(v.size_bytes for v in p_areas)
     if env.json:
-        env.emit_json({"schema": COW_SCHEMA, "host": host_json(host.meta, host.label),
-                       **cow_json(args.cow, command, area_bytes, results, page, notes, sampled)})
+        env.emit_json(document(COW_SCHEMA, host.meta, host.label,
+                               **cow_json(args.cow, command, area_bytes, results, page, notes, sampled)))
     else:
         env.console.print(render_cow(args.cow, command, area_bytes, results, page, notes,
-                                     explain=args.explain))
+                                     explain=args.explain), crop=env.console.is_terminal)
     return 0

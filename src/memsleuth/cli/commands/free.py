@@ -43,8 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.system import FILES, system_memory
-    from memsleuth.views.common import host_json
-    from memsleuth.views.free import FreeOptions, free_json, render_free
+    from memsleuth.views.common import document
+    from memsleuth.views.free import SCHEMA, FreeOptions, free_json, render_free
 
     opts = FreeOptions(unit=args.unit, wide=args.wide, total=args.total, legacy=args.legacy)
     count = args.count if args.count is not None else (None if args.seconds else 1)
@@ -63,12 +63,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
                             system_files=FILES)
         mem = system_memory(snap)
         if env.json:
-            env.emit_json({"schema": "memsleuth.free/1",
-                           "host": host_json(snap.meta, env.host().label),
-                           **free_json(mem.free)})
+            env.emit_json(document(SCHEMA, snap.meta, env.host().label, **free_json(mem.free)))
         else:
             if i:
                 env.console.print()
-            env.console.print(render_free(mem.free, opts))
+            env.console.print(render_free(mem.free, opts), crop=env.console.is_terminal)
         i += 1
     return 0

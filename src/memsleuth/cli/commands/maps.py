@@ -35,7 +35,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.cli.commands._process import read_address_space
     from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
     from memsleuth.sources.smaps import parse_smaps
-    from memsleuth.views.common import host_json
+    from memsleuth.views.common import document
     from memsleuth.views.maps import SCHEMA, layout_json, render_layout
 
     host = env.host()
@@ -53,9 +53,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     layout = classify(maps, exe)
     command = sample.cmdline() or f"[{sample.comm}]"
     if env.json:
-        env.emit_json({"schema": SCHEMA, "host": host_json(host.meta, host.label),
-                       **layout_json(args.pid, command, layout)})
+        env.emit_json(document(SCHEMA, host.meta, host.label, **layout_json(args.pid, command, layout)))
     else:
         env.console.print(render_layout(args.pid, command, layout, libraries=max(args.libs, 0),
-                                        explain=args.explain))
+                                        explain=args.explain), crop=env.console.is_terminal)
     return 0

@@ -25,20 +25,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.system import FILES, system_memory
-    from memsleuth.views.common import host_json, missing_json
-    from memsleuth.views.meminfo import meminfo_json, render_meminfo
+    from memsleuth.views.common import document, missing_json
+    from memsleuth.views.meminfo import SCHEMA, meminfo_json, render_meminfo
 
     snap = env.snapshot(processes=False, cgroups=False, slab_sysfs=False, numa=False,
                         system_files=FILES)
     mem = system_memory(snap)
     if env.json:
-        env.emit_json({"schema": "memsleuth.meminfo/1",
-                       "host": host_json(snap.meta, env.host().label),
-                       **meminfo_json(mem.meminfo, mem.accounting, mem.available),
-                       "missing": missing_json(snap.missing)})
+        env.emit_json(document(SCHEMA, snap.meta, env.host().label,
+                               **meminfo_json(mem.meminfo, mem.accounting, mem.available),
+                               missing=missing_json(snap.missing)))
         return 0
     env.console.print(render_meminfo(mem.meminfo, mem.accounting, mem.available,
-                                     explain=args.explain))
+                                     explain=args.explain), crop=env.console.is_terminal)
     if "proc/vmallocinfo" in snap.missing and env.host().live:
         env.note("/proc/vmallocinfo: " + snap.missing["proc/vmallocinfo"]
                  + "; the vmalloc bucket may overlap kernel stacks")

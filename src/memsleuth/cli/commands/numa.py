@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.snapshot.capture import SLAB_FILES_NUMA, read_process
     from memsleuth.snapshot.model import REASON_DENIED
     from memsleuth.sources.numa_maps import parse_numa_maps
-    from memsleuth.views.common import host_json, missing_json
+    from memsleuth.views.common import document, missing_json
     from memsleuth.views.numa import SCHEMA, render_numa, report_json
 
     if args.limit < 0 or args.slab < 0:
@@ -81,10 +81,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
                      + ("permission denied (run as root)" if listing else "not present (SLUB only)"))
     report = numa_report(snap, spreads, slab_limit=args.slab, notes=notes)
     if env.json:
-        env.emit_json({"schema": SCHEMA, "host": host_json(snap.meta, host.label),
-                       **report_json(report),
-                       "missing": missing_json({p: r for p, r in snap.missing.items()
-                                                if p.startswith(NODE_DIR)})})
+        env.emit_json(document(SCHEMA, snap.meta, host.label, **report_json(report),
+                               missing=missing_json({p: r for p, r in snap.missing.items()
+                                                     if p.startswith(NODE_DIR)})))
         return 0
-    env.console.print(render_numa(report, explain=args.explain))
+    env.console.print(render_numa(report, explain=args.explain), crop=env.console.is_terminal)
     return 0

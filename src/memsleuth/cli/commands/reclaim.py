@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.reclaim import FILES, buckets, changes, plan
     from memsleuth.errors import UsageError
-    from memsleuth.views.common import host_json
+    from memsleuth.views.common import document
     from memsleuth.views.reclaim import SCHEMA, plan_json, render_reclaim, result_json
 
     if args.settle < 0 or args.limit < 1:
@@ -83,12 +83,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
         result = result_json(changes(the_plan.buckets, after), sync_seconds=sync_seconds,
                              write_seconds=write_seconds, settle_seconds=args.settle,
                              settled=settled)
-    doc = {"schema": SCHEMA, "host": host_json(snap.meta, host.label),
-           **plan_json(the_plan, limit=args.limit), "dry_run": not args.yes, "result": result}
+    doc = document(SCHEMA, snap.meta, host.label, **plan_json(the_plan, limit=args.limit),
+                   dry_run=not args.yes, result=result)
     if env.json:
         env.emit_json(doc)
     else:
-        env.console.print(render_reclaim(doc))
+        env.console.print(render_reclaim(doc), crop=env.console.is_terminal)
         if "proc/slabinfo" in snap.missing:
             env.note(f"per-cache detail needs /proc/slabinfo: {snap.missing['proc/slabinfo']}; "
                      "run as root")

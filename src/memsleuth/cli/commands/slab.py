@@ -43,8 +43,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.errors import UsageError
     from memsleuth.sources.meminfo import parse_meminfo
     from memsleuth.units import human_bytes
-    from memsleuth.views.common import host_json, missing_json
-    from memsleuth.views.slab import render_slab, row_json, totals_json
+    from memsleuth.views.common import document, missing_json
+    from memsleuth.views.slab import SCHEMA, render_slab, row_json, totals_json
 
     if args.interval is not None and args.interval <= 0:
         raise UsageError("interval must be positive")
@@ -65,14 +65,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
         reason = snap.missing.get("proc/slabinfo", "not present")
         slab_total = meminfo.slab_bytes if meminfo else None
         if env.json:
-            env.emit_json({"schema": "memsleuth.slab/1",
-                           "host": host_json(snap.meta, env.host().label), "caches": [],
-                           "totals": None,
-                           "meminfo_slab": {
-                               "slab_bytes": slab_total,
-                               "s_reclaimable_bytes": meminfo.s_reclaimable_bytes if meminfo else None,
-                               "s_unreclaim_bytes": meminfo.s_unreclaim_bytes if meminfo else None},
-                           "missing": missing_json(snap.missing)})
+            env.emit_json(document(
+                SCHEMA, snap.meta, env.host().label, caches=[], totals=None,
+                meminfo_slab={
+                    "slab_bytes": slab_total,
+                    "s_reclaimable_bytes": meminfo.s_reclaimable_bytes if meminfo else None,
+                    "s_unreclaim_bytes": meminfo.s_unreclaim_bytes if meminfo else None},
+                missing=missing_json(snap.missing)))
         else:
             env.console.print(
                 f"Slab {human_bytes(slab_total)} (reclaimable "
@@ -97,10 +96,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
     if not args.all:
         shown = shown[: args.limit]
     if env.json:
-        env.emit_json({"schema": "memsleuth.slab/1",
-                       "host": host_json(snap.meta, env.host().label),
-                       "caches": [row_json(r) for r in shown], "totals": totals_json(tot),
-                       "missing": missing_json(snap.missing)})
+        env.emit_json(document(SCHEMA, snap.meta, env.host().label,
+                               caches=[row_json(r) for r in shown], totals=totals_json(tot),
+                               missing=missing_json(snap.missing)))
         return 0
-    env.console.print(render_slab(shown, tot, growth=growth, show_aliases=args.aliases))
+    env.console.print(render_slab(shown, tot, growth=growth, show_aliases=args.aliases),
+                      crop=env.console.is_terminal)
     return 0

@@ -31,8 +31,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.snapshot.capture import read_process
     from memsleuth.snapshot.model import REASON_DENIED
     from memsleuth.sources.smaps import parse_smaps, parse_smaps_rollup
-    from memsleuth.views.common import host_json
-    from memsleuth.views.smaps import render_smaps, smaps_json
+    from memsleuth.views.common import document
+    from memsleuth.views.smaps import SCHEMA, render_smaps, smaps_json
 
     host = env.host()
     sample = read_process(host, args.pid, ("stat", "smaps", "smaps_rollup", "cmdline"))
@@ -53,8 +53,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
         maps.sort(key=lambda m: -m.raw.get(key, 0))
     command = sample.cmdline() or f"[{sample.comm}]"
     if env.json:
-        env.emit_json({"schema": "memsleuth.smaps/1", "host": host_json(host.meta, host.label),
-                       **smaps_json(args.pid, command, maps, rollup)})
+        env.emit_json(document(SCHEMA, host.meta, host.label, **smaps_json(args.pid, command, maps, rollup)))
     else:
-        env.console.print(render_smaps(args.pid, command, maps, rollup, wide=args.wide))
+        env.console.print(render_smaps(args.pid, command, maps, rollup, wide=args.wide),
+                          crop=env.console.is_terminal)
     return 0

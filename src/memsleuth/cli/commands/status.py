@@ -24,20 +24,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.system import FILES, system_memory
     from memsleuth.analysis.usage import usage_views
-    from memsleuth.views.common import host_json, missing_json
+    from memsleuth.views.common import document, missing_json
     from memsleuth.views.meminfo import accounting_json
-    from memsleuth.views.status import render_status, status_json
+    from memsleuth.views.status import SCHEMA, render_status, status_json
 
     snap = env.snapshot(processes=False, cgroups=False, slab_sysfs=False, numa=False,
                         system_files=FILES)
     mem = system_memory(snap)
     u = usage_views(mem)
     if env.json:
-        env.emit_json({"schema": "memsleuth.status/1",
-                       "host": host_json(snap.meta, env.host().label),
-                       **status_json(u),
-                       "accounting": accounting_json(mem.accounting),
-                       "missing": missing_json(snap.missing)})
+        env.emit_json(document(SCHEMA, snap.meta, env.host().label, **status_json(u),
+                               accounting=accounting_json(mem.accounting),
+                               missing=missing_json(snap.missing)))
         return 0
-    env.console.print(render_status(snap.meta.hostname, u, mem.accounting))
+    env.console.print(render_status(snap.meta.hostname, u, mem.accounting), crop=env.console.is_terminal)
     return 0

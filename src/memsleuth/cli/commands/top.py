@@ -67,8 +67,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.processes import group_rows, process_rows, sort_rows
     from memsleuth.errors import UsageError
     from memsleuth.snapshot.capture import DEFAULT_PROCESS_FILES
-    from memsleuth.views.common import host_json
-    from memsleuth.views.top import process_json, render_groups, render_processes
+    from memsleuth.views.common import document
+    from memsleuth.views.top import SCHEMA, process_json, render_groups, render_processes
 
     files = (*DEFAULT_PROCESS_FILES, "cmdline")
     if args.group_by == "cgroup":
@@ -109,29 +109,26 @@ def run(args: argparse.Namespace, env: Env) -> int:
         if env.json:
             from memsleuth.analysis.processes import row_dict
 
-            env.emit_json({"schema": "memsleuth.top/1", "host": host_json(snap.meta,
-                           env.host().label), "group_by": args.group_by,
-                           "groups": [row_dict(g) for g in shown_groups],
-                           "processes_vanished": vanished, "processes_partial": len(partial)})
+            env.emit_json(document(SCHEMA, snap.meta, env.host().label, group_by=args.group_by,
+                                   groups=[row_dict(g) for g in shown_groups],
+                                   processes_vanished=vanished, processes_partial=len(partial)))
         else:
-            env.console.print(render_groups(shown_groups, args.group_by))
+            env.console.print(render_groups(shown_groups, args.group_by), crop=env.console.is_terminal)
             if caption:
                 env.note(caption)
         return 0
     rows = sort_rows(rows, args.sort)
     shown = rows if args.all else rows[: args.limit]
     if env.json:
-        env.emit_json({"schema": "memsleuth.top/1",
-                       "host": host_json(snap.meta, env.host().label),
-                       "sort": args.sort, "processes": [process_json(r) for r in shown],
-                       "total_processes": len(rows), "processes_vanished": vanished,
-                       "processes_partial": len(partial)})
+        env.emit_json(document(SCHEMA, snap.meta, env.host().label, sort=args.sort,
+                               processes=[process_json(r) for r in shown], total_processes=len(rows),
+                               processes_vanished=vanished, processes_partial=len(partial)))
         return 0
     if not rows:
         env.note("no processes matched" if snap.processes else
                  "no processes in this snapshot (a bundle or root without proc/PID)")
         return 0
-    env.console.print(render_processes(shown, user_of, None, wide=args.wide))
+    env.console.print(render_processes(shown, user_of, None, wide=args.wide), crop=env.console.is_terminal)
     if caption:
         env.note(caption)
     if len(shown) < len(rows):

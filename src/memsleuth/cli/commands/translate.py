@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.sources.cpuinfo import parse_cpu_flags
     from memsleuth.sources.maps import parse_maps
     from memsleuth.sources.pagemap import pfn_of
-    from memsleuth.views.common import host_json
+    from memsleuth.views.common import document
     from memsleuth.views.translate import SCHEMA, render_translation, translation_json
 
     try:
@@ -73,9 +73,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
                   pagemap_value=value, flags_word=flags_word, mapcount=mapcount, numa_node=node,
                   notes=notes)
     if env.json:
-        env.emit_json({"schema": SCHEMA, "host": host_json(host.meta, host.label), **translation_json(t)})
+        env.emit_json(document(SCHEMA, host.meta, host.label, **translation_json(t)))
     else:
-        env.console.print(render_translation(t, explain=args.explain))
+        env.console.print(render_translation(t, explain=args.explain), crop=env.console.is_terminal)
     if t.entry is not None and t.entry.pfn_hidden:
         env.error("cannot translate to a physical address without root: the kernel shows this "
                   "process's pagemap with frame numbers zeroed (CAP_SYS_ADMIN needed)")

@@ -31,8 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.vmstat import FILES, VmstatPoint, point, row
     from memsleuth.errors import UsageError
-    from memsleuth.views.common import host_json
-    from memsleuth.views.vmstat import format_row, header_lines, row_json
+    from memsleuth.views.common import document
+    from memsleuth.views.vmstat import SCHEMA, format_row, header_lines, row_json
 
     if args.interval is not None and args.interval <= 0:
         raise UsageError("interval must be positive")
@@ -62,6 +62,5 @@ def run(args: argparse.Namespace, env: Env) -> int:
             env.stdout.flush()
         n += 1
     if env.json:
-        env.emit_json({"schema": "memsleuth.vmstat/1",
-                       "host": host_json(env.host().meta, env.host().label), "rows": rows})
+        env.emit_json(document(SCHEMA, env.host().meta, env.host().label, rows=rows))
     return 0

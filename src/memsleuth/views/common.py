@@ -52,6 +52,10 @@ class Column:
     no_wrap: bool = False
     #: on a terminal only: the widest the column gets
     max_width: int | None = None
+    #: on a terminal only: a longer value is cut to this many cells, ending in "…" (or
+    #: just cut, with ``ellipsis=False``), before rich lays the table out
+    cut: int | None = None
+    ellipsis: bool = True
     min_width: int | None = None
     #: rich style of the whole column on a terminal
     style: str | None = None
@@ -133,9 +137,7 @@ class ColumnTable:
                          overflow="ellipsis" if col.no_wrap else self.overflow,  # type: ignore[arg-type]
                          max_width=col.max_width, min_width=col.min_width, style=col.style)
         for row, style in zip(self.rows, self.row_styles, strict=True):
-            # Text, not str: a value such as "[heap]" is data, not rich markup
-            t.add_row(*(c if isinstance(c := _cell(col, row), Text) else Text(c)
-                        for col in self.columns), style=style)
+            t.add_row(*(_terminal_cell(col, row) for col in self.columns), style=style)
         return t
 
     def plain_lines(self) -> list[str]:
@@ -165,6 +167,15 @@ class ColumnTable:
         for line in self.plain_lines():
             yield Segment(line)
             yield Segment.line()
+
+
+def _terminal_cell(col: Column, row: Mapping[str, Any]) -> Text:
+    value = _cell(col, row)
+    # Text, not str: a value such as "[heap]" is data, not rich markup
+    text = value.copy() if isinstance(value, Text) else Text(value)
+    if col.cut is not None:
+        text.truncate(col.cut, overflow="ellipsis" if col.ellipsis else "crop")
+    return text
 
 
 def _plain(value: str | Text) -> str:

@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.faults import CowChild, ProcessFaults, SystemFaults
 from memsleuth.units import human_bytes
-from memsleuth.views.common import fmt_bytes, fmt_int, fmt_pct, fmt_rate
+from memsleuth.views.common import Column, fmt_bytes, fmt_int, fmt_pct, fmt_rate, row_of, rows_json, table
 
 SCHEMA = "memsleuth.faults/1"
 COW_SCHEMA = "memsleuth.faults.cow/1"
@@ -19,6 +18,35 @@ COW_SCHEMA = "memsleuth.faults.cow/1"
 
 def _short(command: str, width: int = 20) -> str:
     return command if len(command) <= width else command[: width - 1] + "…"
+
+
+#: the process table and the JSON ``processes`` objects (hidden columns are JSON only)
+PROCESS_COLUMNS: tuple[Column, ...] = (
+    Column("pid", "PID", no_wrap=True, min_width=7, meaning="process id"),
+    Column("starttime_ticks", "START", show=False, meaning="start time, clock ticks after boot"),
+    Column("comm", "COMM", show=False, meaning="kernel task name"),
+    Column("command", "COMMAND", justify="left", no_wrap=True, max_width=16, cut=20,
+           meaning="command line"),
+    Column("minflt", "MINFLT", show=False, meaning="minor faults since start"),
+    Column("majflt", "MAJFLT", show=False, meaning="major faults since start"),
+    Column("minor_per_second", "MINFLT/s", fmt_rate, no_wrap=True, meaning="minor faults per second"),
+    Column("major_per_second", "MAJFLT/s", fmt_rate, no_wrap=True, meaning="major faults per second"),
+    Column("virt_bytes", "VIRT", fmt_bytes, no_wrap=True, meaning="address space"),
+    Column("rss_bytes", "RSS", fmt_bytes, no_wrap=True, meaning="resident"),
+    Column("swap_bytes", "SWAP", show=False, meaning="swapped out"),
+    Column("untouched_bytes", "UNTOUCHED", fmt_bytes, no_wrap=True,
+           meaning="VIRT - RSS - swap: address space never touched (demand paging)"),
+    Column("untouched_percent", "%", fmt_pct, no_wrap=True, meaning="UNTOUCHED / VIRT"),
+)
+_COW_FIELDS = ("shared_pages", "copied_pages", "parent_only_pages", "child_only_pages", "swapped_pages")
+#: the copy-on-write table: pages, as the kernel counts them (the explanation gives bytes)
+COW_COLUMNS: tuple[Column, ...] = (
+    Column("pid", "CHILD", no_wrap=True),
+    *(Column(f, title, fmt_int, no_wrap=True) for f, title in zip(
+        _COW_FIELDS, ("SHARED", "COPIED", "PARENT-ONLY", "CHILD-ONLY", "SWAPPED"), strict=True)),
+    Column("shared_percent", "SHARED%", fmt_pct, no_wrap=True, json=False),
+    Column("comm", "COMMAND", justify="left", no_wrap=True, max_width=16, cut=16),
+)
 
 
 def render_faults(system: SystemFaults, rows: Sequence[ProcessFaults], *,
@@ -29,15 +57,7 @@ def render_faults(system: SystemFaults, rows: Sequence[ProcessFaults], *,
     else:
         head = (f"system since boot: {fmt_int(system.pgfault)} faults, {fmt_int(system.pgmajfault)} "
                 "major (one reading: no rates)")
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    t.add_column("PID", justify="right", no_wrap=True, min_width=7)
-    t.add_column("COMMAND", no_wrap=True, overflow="ellipsis", max_width=16)
-    for title in ("MINFLT/s", "MAJFLT/s", "VIRT", "RSS", "UNTOUCHED", "%"):
-        t.add_column(title, justify="right", no_wrap=True)
-    for r in rows:
-        t.add_row(str(r.pid), Text(_short(r.command)), fmt_rate(r.minor_per_second),
-                  fmt_rate(r.major_per_second), fmt_bytes(r.virt_bytes), fmt_bytes(r.rss_bytes),
-                  fmt_bytes(r.untouched_bytes), fmt_pct(r.untouched_percent))
+    t = table(PROCESS_COLUMNS, [row_of(PROCESS_COLUMNS, r) for r in rows], overflow="ellipsis")
     parts: list[RenderableType] = [Text(head, style="bold"), t]
     if explain:
         parts += [Text(""), Text(explain_faults(system, rows))]
@@ -76,14 +96,7 @@ def faults_json(system: SystemFaults, rows: Sequence[ProcessFaults]) -> dict[str
             "faults_delta": system.faults_delta, "major_delta": system.major_delta,
             "minor_per_second": system.minor_per_second, "major_per_second": system.major_per_second,
         },
-        "processes": [
-            {"pid": r.pid, "starttime_ticks": r.starttime_ticks, "comm": r.comm, "command": r.command,
-             "minflt": r.minflt, "majflt": r.majflt, "minor_per_second": r.minor_per_second,
-             "major_per_second": r.major_per_second, "virt_bytes": r.virt_bytes,
-             "rss_bytes": r.rss_bytes, "swap_bytes": r.swap_bytes,
-             "untouched_bytes": r.untouched_bytes, "untouched_percent": r.untouched_percent}
-            for r in rows
-        ],
+        "processes": rows_json(PROCESS_COLUMNS, [row_of(PROCESS_COLUMNS, r) for r in rows]),
     }
 
 
@@ -91,17 +104,13 @@ def render_cow(pid: int, command: str, area_bytes: int, children: Sequence[CowCh
                page_size_bytes: int, notes: Sequence[str], *, explain: bool) -> RenderableType:
     head = Text(f"{pid}: {command}: {human_bytes(area_bytes)} of private writable anonymous memory, "
                 f"{len(children)} child{'ren' if len(children) != 1 else ''}", style="bold")
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for title in ("CHILD", "SHARED", "COPIED", "PARENT-ONLY", "CHILD-ONLY", "SWAPPED", "SHARED%"):
-        t.add_column(title, justify="right", no_wrap=True)
-    t.add_column("COMMAND", no_wrap=True, overflow="ellipsis", max_width=16)
+    cow_rows = []
     for c in children:
         shared, copied = c.total("shared_pages"), c.total("copied_pages")
         both = shared + copied
-        t.add_row(str(c.pid), *(_pages(c.total(f), page_size_bytes) for f in
-                                ("shared_pages", "copied_pages", "parent_only_pages",
-                                 "child_only_pages", "swapped_pages")),
-                  fmt_pct(100.0 * shared / both if both else None), Text(_short(c.comm, 16)))
+        cow_rows.append({"pid": c.pid, **{f: c.total(f) for f in _COW_FIELDS},
+                         "shared_percent": 100.0 * shared / both if both else None, "comm": c.comm})
+    t = table(COW_COLUMNS, cow_rows, overflow="ellipsis")
     parts: list[RenderableType] = [head, t]
     for note in notes:
         parts.append(Text(f"note: {note}", style="yellow"))
@@ -122,14 +131,9 @@ def render_cow(pid: int, command: str, area_bytes: int, children: Sequence[CowCh
     return Group(*parts)
 
 
-def _pages(n: int, page_size_bytes: int) -> str:
-    # pages, as the kernel counts them; the explanation gives bytes
-    return f"{n:,}"
-
-
 def cow_json(pid: int, command: str, area_bytes: int, children: Sequence[CowChild],
              page_size_bytes: int, notes: Sequence[str], sampled: bool) -> dict[str, Any]:
-    fields = ("shared_pages", "copied_pages", "parent_only_pages", "child_only_pages", "swapped_pages")
+    fields = _COW_FIELDS
     return {
         "pid": pid,
         "command": command,

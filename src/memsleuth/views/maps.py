@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.layout import CLASSES, Layout, Totals
 from memsleuth.units import human_bytes
-from memsleuth.views.common import fmt_bytes
+from memsleuth.views.common import BLANK, Column, fmt_bytes, row_of, rows_json, table
 
 SCHEMA = "memsleuth.maps/1"
 
@@ -27,30 +26,41 @@ _NAME_WIDTH = 22
 assert set(_SHORT) == {key for key, _, _ in CLASSES}
 
 
-def _row(t: Table, totals: Totals, label: str, meaning: str, *, style: str | None = None) -> None:
-    t.add_row(Text(label, style=style or ""), fmt_bytes(totals.virt_bytes), fmt_bytes(totals.rss_bytes),
-              fmt_bytes(totals.pss_bytes), fmt_bytes(totals.swap_bytes), str(totals.mappings), meaning)
+#: one class, one library or the total; the JSON objects have the same keys but HOLDS
+COLUMNS: tuple[Column, ...] = (
+    Column("key", "KEY", show=False, meaning="class key, or the library's file name"),
+    Column("label", "CLASS", justify="left", cut=_NAME_WIDTH,
+           meaning="class (libraries indented under 'shared libs')"),
+    Column("virt_bytes", "VIRT", fmt_bytes, meaning="address space"),
+    Column("rss_bytes", "RSS", fmt_bytes, meaning="resident"),
+    Column("pss_bytes", "PSS", fmt_bytes, meaning="resident, shared pages divided among sharers"),
+    Column("swap_bytes", "SWAP", fmt_bytes, meaning="swapped out"),
+    Column("mappings", "MAPS", meaning="number of mappings"),
+    Column("holds", "HOLDS", justify="left", json=False, meaning="what the class holds, in short"),
+)
+
+
+def _totals_row(t: Totals) -> dict[str, Any]:
+    return row_of(COLUMNS, t)
 
 
 def render_layout(pid: int, command: str, layout: Layout, *, libraries: int,
                   explain: bool) -> RenderableType:
-    t = Table(box=None, header_style="bold", pad_edge=False, title=Text(f"{pid}: {command}"),
-              title_justify="left")
-    t.add_column("CLASS")
-    for title in ("VIRT", "RSS", "PSS", "SWAP", "MAPS"):
-        t.add_column(title, justify="right")
-    t.add_column("HOLDS")
+    rows: list[dict[str, Any]] = []
     for totals in layout.classes:
         if totals.mappings == 0 and totals.key not in ("text", "data", "bss", "heap", "stack"):
             continue
-        _row(t, totals, totals.label, _SHORT[totals.key])
+        rows.append({**_totals_row(totals), "holds": _SHORT[totals.key]})
         if totals.key == "shared_lib":
             for lib in layout.libraries[:libraries]:
-                _row(t, lib, "  " + _fit(lib.label), "", style="dim")
+                rows.append({**_totals_row(lib), "label": Text("  " + lib.label, style="dim"),
+                             "holds": BLANK})
             rest = len(layout.libraries) - libraries
             if rest > 0:
-                t.add_row(Text(f"  ... {rest} more", style="dim"), "", "", "", "", "", "")
-    _row(t, layout.total, "total", "", style="bold")
+                rows.append({"label": Text(f"  ... {rest} more", style="dim"),
+                             **{c.key: BLANK for c in COLUMNS[2:]}})
+    rows.append({**_totals_row(layout.total), "label": Text("total", style="bold"), "holds": BLANK})
+    t = table(COLUMNS, rows, title=Text(f"{pid}: {command}"), title_justify="left", overflow="ellipsis")
     parts: list[RenderableType] = [t]
     exe = layout.exe_path or "-"
     how = {"exe": "/proc/PID/exe", "first_file": "first file mapping"}.get(layout.exe_source or "", "")
@@ -60,11 +70,6 @@ def render_layout(pid: int, command: str, layout: Layout, *, libraries: int,
     if explain:
         parts += [Text(""), Text(explain_text(layout))]
     return Group(*parts)
-
-
-def _fit(name: str) -> str:
-    width = _NAME_WIDTH - 2
-    return name if len(name) <= width else name[: width - 1] + "…"
 
 
 def _vr(t: Totals) -> str:
@@ -121,8 +126,7 @@ def explain_text(layout: Layout) -> str:
 
 
 def totals_json(t: Totals) -> dict[str, Any]:
-    return {"key": t.key, "label": t.label, "virt_bytes": t.virt_bytes, "rss_bytes": t.rss_bytes,
-            "pss_bytes": t.pss_bytes, "swap_bytes": t.swap_bytes, "mappings": t.mappings}
+    return rows_json(COLUMNS, [_totals_row(t)])[0]
 
 
 def layout_json(pid: int, command: str, layout: Layout) -> dict[str, Any]:

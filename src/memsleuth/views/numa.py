@@ -6,12 +6,11 @@ import textwrap
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.numa import NodeRow, NumaReport, ProcessSpread, SlabNodeRow
 from memsleuth.units import human_bytes
-from memsleuth.views.common import MISSING, fmt_bytes
+from memsleuth.views.common import MISSING, Column, fmt_bytes, fmt_int, row_of, table
 
 SCHEMA = "memsleuth.numa/1"
 #: node columns shown in the slab and process tables (JSON has all)
@@ -36,11 +35,44 @@ def _pct(v: float | None, digits: int = 2) -> str:
     return MISSING if v is None else f"{v:.{digits}f}%"
 
 
-def _table(*titles: str, left: tuple[str, ...] = ()) -> Table:
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for title in titles:
-        t.add_column(title, justify="left" if title in left else "right")
-    return t
+#: memory per node (from the node's meminfo); keys are NodeRow fields
+MEM_COLUMNS: tuple[Column, ...] = (
+    Column("node", "NODE"),
+    Column("mem_total_bytes", "TOTAL", fmt_bytes),
+    Column("mem_free_bytes", "FREE", fmt_bytes),
+    Column("mem_used_bytes", "USED", fmt_bytes),
+    Column("file_pages_bytes", "FILE", fmt_bytes),
+    Column("anon_pages_bytes", "ANON", fmt_bytes),
+    Column("slab_bytes", "SLAB", fmt_bytes),
+    Column("huge", "HUGE F/T", json=False, meaning="free/total hugetlb pages"),
+    Column("free_vs_mean_percent", "FREE±", _signed),
+    Column("used_vs_mean_percent", "USED±", _signed),
+)
+#: allocation locality (numastat)
+LOCALITY_COLUMNS: tuple[Column, ...] = (
+    Column("node", "NODE"),
+    Column("numa_hit", "HIT", _count),
+    Column("numa_miss", "MISS", _count),
+    Column("numa_foreign", "FOREIGN", _count),
+    Column("interleave_hit", "INTERLV", _count),
+    Column("local_node", "LOCAL", _count),
+    Column("other_node", "OTHER", _count),
+    Column("miss_percent", "MISS%", _pct),
+    Column("remote_percent", "REMOTE%", _pct),
+)
+#: slab objects per node; the N<node> columns follow
+SLAB_COLUMNS: tuple[Column, ...] = (
+    Column("cache", "SLAB CACHE", justify="left", cut=24, ellipsis=False),
+    Column("objects", "OBJECTS", fmt_int),
+)
+#: the largest processes; the N<node> columns go after NODES
+PROCESS_COLUMNS: tuple[Column, ...] = (
+    Column("pid", "PID"),
+    Column("rss_bytes", "RSS", fmt_bytes),
+    Column("nodes_used", "NODES"),
+    Column("largest", "LARGEST", meaning="share on the node with most of its pages"),
+    Column("command", "COMMAND", justify="left", cut=40, ellipsis=False),
+)
 
 
 def _huge(r: NodeRow) -> str:
@@ -55,44 +87,36 @@ def render_numa(report: NumaReport, *, explain: bool) -> RenderableType:
     for r in report.nodes:
         parts.append(Text(f"NUMA node{r.node} CPU(s): {r.cpulist or '(none: memory only)'}"))
     parts.append(Text(""))
-    mem = _table("NODE", "TOTAL", "FREE", "USED", "FILE", "ANON", "SLAB", "HUGE F/T", "FREE±", "USED±")
-    for r in report.nodes:
-        mem.add_row(str(r.node), fmt_bytes(r.mem_total_bytes), fmt_bytes(r.mem_free_bytes),
-                    fmt_bytes(r.mem_used_bytes), fmt_bytes(r.file_pages_bytes),
-                    fmt_bytes(r.anon_pages_bytes), fmt_bytes(r.slab_bytes), _huge(r),
-                    _signed(r.free_vs_mean_percent), _signed(r.used_vs_mean_percent))
+    mem = table(MEM_COLUMNS, [{**row_of(MEM_COLUMNS, r), "huge": _huge(r)} for r in report.nodes],
+                overflow="ellipsis")
     parts.append(mem)
     if report.free_imbalance_percent is not None:
         parts.append(Text(f"imbalance: free memory differs from the mean by up to "
                           f"{report.free_imbalance_percent:.1f}%, used by up to "
                           f"{report.used_imbalance_percent or 0.0:.1f}%", style="dim"))
     parts.append(Text(""))
-    loc = _table("NODE", "HIT", "MISS", "FOREIGN", "INTERLV", "LOCAL", "OTHER", "MISS%", "REMOTE%")
-    for r in report.nodes:
-        loc.add_row(str(r.node), _count(r.numa_hit), _count(r.numa_miss), _count(r.numa_foreign),
-                    _count(r.interleave_hit), _count(r.local_node), _count(r.other_node),
-                    _pct(r.miss_percent), _pct(r.remote_percent))
-    parts.append(loc)
+    parts.append(table(LOCALITY_COLUMNS, [row_of(LOCALITY_COLUMNS, r) for r in report.nodes],
+                       overflow="ellipsis"))
     nodes = [r.node for r in report.nodes][:MAX_NODE_COLUMNS]
     if report.slab:
         parts.append(Text(""))
-        t = _table("SLAB CACHE", "OBJECTS", *(f"N{n}" for n in nodes), left=("SLAB CACHE",))
-        for s in report.slab:
-            t.add_row(s.cache[:24], f"{s.objects:,}",
-                      *(f"{s.objects_per_node.get(n, 0):,}" for n in nodes))
+        per_node = tuple(Column(f"N{n}", f"N{n}", fmt_int) for n in nodes)
+        rows: list[dict[str, Any]] = [
+            {"cache": s.cache, "objects": s.objects,
+             **{f"N{n}": s.objects_per_node.get(n, 0) for n in nodes}} for s in report.slab]
         totals = report.slab_objects_per_node or {}
-        t.add_row(Text("all caches", style="bold"), f"{sum(totals.values()):,}",
-                  *(f"{totals.get(n, 0):,}" for n in nodes))
-        parts.append(t)
+        rows.append({"cache": Text("all caches", style="bold"), "objects": sum(totals.values()),
+                     **{f"N{n}": totals.get(n, 0) for n in nodes}})
+        parts.append(table((*SLAB_COLUMNS, *per_node), rows, overflow="ellipsis"))
     if report.processes:
         parts.append(Text(""))
-        t = _table("PID", "RSS", "NODES", *(f"N{n}" for n in nodes), "LARGEST", "COMMAND",
-                   left=("COMMAND",))
-        for p in report.processes:
-            t.add_row(str(p.pid), fmt_bytes(p.rss_bytes), str(p.nodes_used),
-                      *(fmt_bytes(p.bytes_per_node.get(n, 0)) for n in nodes),
-                      _largest(p), Text(_cmd(p), overflow="ellipsis", no_wrap=True))
-        parts.append(t)
+        per_node = tuple(Column(f"N{n}", f"N{n}", fmt_bytes) for n in nodes)
+        prows = [{"pid": p.pid, "rss_bytes": p.rss_bytes, "nodes_used": p.nodes_used,
+                  **{f"N{n}": p.bytes_per_node.get(n, 0) for n in nodes}, "largest": _largest(p),
+                  "command": Text(p.command or f"[{p.comm}]", overflow="ellipsis", no_wrap=True)}
+                 for p in report.processes]
+        parts.append(table((*PROCESS_COLUMNS[:3], *per_node, *PROCESS_COLUMNS[3:]), prows,
+                           overflow="ellipsis"))
         spread = report.spread_processes
         parts.append(Text(f"{len(spread)} of the {len(report.processes)} largest processes have "
                           "pages on more than one node", style="dim"))
@@ -107,10 +131,6 @@ def _largest(p: ProcessSpread) -> str:
     if p.largest_node is None or p.largest_share_percent is None:
         return MISSING
     return f"{p.largest_share_percent:.0f}% N{p.largest_node}"
-
-
-def _cmd(p: ProcessSpread) -> str:
-    return (p.command or f"[{p.comm}]")[:40]
 
 
 def explain_text(report: NumaReport) -> str:

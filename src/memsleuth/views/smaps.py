@@ -6,35 +6,36 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.sources.smaps import Mapping, SmapsRollup, sum_mappings
 from memsleuth.units import human_bytes
-from memsleuth.views.common import Column, fmt_bytes
+from memsleuth.views.common import BLANK, Column, fmt_bytes, table
 
 SCHEMA = "memsleuth.smaps/1"
 
-#: smaps keys shown as columns; (kernel key, title, meaning)
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("Size", "SIZE", "virtual size of the mapping"),
-    ("Rss", "RSS", "resident pages"),
-    ("Pss", "PSS", "resident pages, shared ones divided among their sharers"),
-    ("Private_Dirty", "PRIV_D", "private pages written to (anon heap, COW copies)"),
-    ("Private_Clean", "PRIV_C", "private pages unchanged since read"),
-    ("Shared_Clean", "SHR_C", "pages also mapped by other processes, unchanged"),
-    ("Anonymous", "ANON", "pages not backed by a file"),
-    ("Swap", "SWAP", "pages swapped out"),
+#: smaps keys shown as columns: the kernel key is the column key
+FIELD_COLUMNS: tuple[Column, ...] = (
+    Column("Size", "SIZE", fmt_bytes, meaning="virtual size of the mapping"),
+    Column("Rss", "RSS", fmt_bytes, meaning="resident pages"),
+    Column("Pss", "PSS", fmt_bytes, meaning="resident pages, shared ones divided among their sharers"),
+    Column("Private_Dirty", "PRIV_D", fmt_bytes,
+           meaning="private pages written to (anon heap, COW copies)"),
+    Column("Private_Clean", "PRIV_C", fmt_bytes, meaning="private pages unchanged since read"),
+    Column("Shared_Clean", "SHR_C", fmt_bytes, meaning="pages also mapped by other processes, unchanged"),
+    Column("Anonymous", "ANON", fmt_bytes, meaning="pages not backed by a file"),
+    Column("Swap", "SWAP", fmt_bytes, meaning="pages swapped out"),
 )
-WIDE_EXTRA: tuple[tuple[str, str, str], ...] = (
-    ("Shared_Dirty", "SHR_D", "shared pages written to"),
-    ("Referenced", "REF", "pages accessed recently"),
-    ("AnonHugePages", "THP", "anonymous memory in transparent huge pages"),
-    ("SwapPss", "SWAPPSS", "swap, shared slots divided among sharers"),
-    ("Locked", "LOCKED", "mlocked pages"),
+WIDE_EXTRA: tuple[Column, ...] = (
+    Column("Shared_Dirty", "SHR_D", fmt_bytes, meaning="shared pages written to"),
+    Column("Referenced", "REF", fmt_bytes, meaning="pages accessed recently"),
+    Column("AnonHugePages", "THP", fmt_bytes, meaning="anonymous memory in transparent huge pages"),
+    Column("SwapPss", "SWAPPSS", fmt_bytes, meaning="swap, shared slots divided among sharers"),
+    Column("Locked", "LOCKED", fmt_bytes, meaning="mlocked pages"),
 )
-
-ADDRESS = Column("address", "ADDRESS", justify="left")
+ADDRESS = Column("address", "ADDRESS", lambda v: f"{v:012x}", justify="left", meaning="start address")
+PERMS = Column("perms", "PERM", justify="left", meaning="r/w/x and p (private) or s (shared)")
+MAPPING = Column("mapping", "MAPPING", justify="left", meaning="file, [heap], [stack] ... or empty (anon)")
 
 
 def _name(m: Mapping) -> str:
@@ -44,20 +45,16 @@ def _name(m: Mapping) -> str:
 
 def render_smaps(pid: int, command: str, maps: Sequence[Mapping], rollup: SmapsRollup | None,
                  *, wide: bool) -> RenderableType:
-    cols = COLUMNS + (WIDE_EXTRA if wide else ())
-    t = Table(box=None, header_style="bold", pad_edge=False,
-              title=f"{pid}: {command}", title_justify="left")
-    t.add_column("ADDRESS")
-    t.add_column("PERM")
-    for _, title, _ in cols:
-        t.add_column(title, justify="right")
-    t.add_column("MAPPING")
-    for m in maps:
-        t.add_row(f"{m.start:012x}", m.perms,
-                  *(fmt_bytes(m.raw.get(key)) for key, _, _ in cols), _name(m))
+    fields = FIELD_COLUMNS + (WIDE_EXTRA if wide else ())
+    rows: list[dict[str, Any]] = [
+        {"address": m.start, "perms": m.perms, **{c.key: m.raw.get(c.key) for c in fields},
+         "mapping": _name(m)}
+        for m in maps]
     totals = sum_mappings(maps)
-    t.add_row(Text("total", style="bold"), "", *(fmt_bytes(totals.get(k)) for k, _, _ in cols),
-              f"{len(maps)} mappings")
+    rows.append({"address": Text("total", style="bold"), "perms": BLANK,
+                 **{c.key: totals.get(c.key) for c in fields}, "mapping": f"{len(maps)} mappings"})
+    t = table((ADDRESS, PERMS, *fields, MAPPING), rows, title=f"{pid}: {command}", title_justify="left",
+              overflow="ellipsis")
     parts: list[RenderableType] = [t]
     if rollup is not None:
         same = all(totals.get(k, 0) == rollup.raw.get(k, 0)

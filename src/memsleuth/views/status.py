@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.accounting import Accounting
 from memsleuth.analysis.usage import UsageViews
 from memsleuth.units import human_bytes
+from memsleuth.views.common import Column, table
 
 SCHEMA = "memsleuth.status/1"
 
@@ -25,6 +25,20 @@ GROUP_STYLE: dict[str, tuple[str, str]] = {
 }
 
 BAR_WIDTH = 60
+
+#: the two definitions of "used"
+VIEW_COLUMNS: tuple[Column, ...] = (
+    Column("view", "view", justify="left"),
+    Column("used_bytes", "used", human_bytes),
+    Column("used_percent", "%", lambda v: f"{v:.1f}"),
+    Column("definition", "definition", justify="left"),
+)
+#: the legend of the bucket bar
+LEGEND_COLUMNS: tuple[Column, ...] = (
+    Column("label", "", justify="left"),
+    Column("size_bytes", "", human_bytes),
+    Column("percent", "", lambda v: f"{v:.1f}%"),
+)
 
 
 def render_bar(total: int, groups: dict[str, int], width: int = BAR_WIDTH) -> Text:
@@ -43,24 +57,17 @@ def render_bar(total: int, groups: dict[str, int], width: int = BAR_WIDTH) -> Te
 
 def render_status(hostname: str | None, u: UsageViews, acct: Accounting) -> RenderableType:
     head = Text(f"{hostname or 'host'}: {human_bytes(u.total_bytes)} RAM", style="bold")
-    views = Table(box=None, header_style="bold", pad_edge=False)
-    views.add_column("view")
-    views.add_column("used", justify="right")
-    views.add_column("%", justify="right")
-    views.add_column("definition")
-    views.add_row("legacy (CentOS 6 free)", human_bytes(u.legacy_used_bytes),
-                  f"{u.legacy_used_percent:.1f}", "MemTotal - MemFree")
     label = "MemAvailable" + ("*" if u.available_estimated else "")
-    views.add_row(f"available ({label})", human_bytes(u.available_used_bytes),
-                  f"{u.available_used_percent:.1f}", "MemTotal - MemAvailable (procps-ng 4)")
-    legend = Table(box=None, pad_edge=False, show_header=False)
-    legend.add_column("")
-    legend.add_column("", justify="right")
-    legend.add_column("", justify="right")
-    for key, (lbl, style) in GROUP_STYLE.items():
-        size = u.groups.get(key, 0)
-        legend.add_row(Text("█ " + lbl, style=style), human_bytes(size),
-                       f"{100.0 * size / u.total_bytes:.1f}%")
+    views = table(VIEW_COLUMNS, [
+        {"view": "legacy (CentOS 6 free)", "used_bytes": u.legacy_used_bytes,
+         "used_percent": u.legacy_used_percent, "definition": "MemTotal - MemFree"},
+        {"view": f"available ({label})", "used_bytes": u.available_used_bytes,
+         "used_percent": u.available_used_percent, "definition": "MemTotal - MemAvailable (procps-ng 4)"},
+    ], overflow="ellipsis")
+    legend = table(LEGEND_COLUMNS, [
+        {"label": Text("█ " + lbl, style=style), "size_bytes": u.groups.get(key, 0),
+         "percent": 100.0 * u.groups.get(key, 0) / u.total_bytes}
+        for key, (lbl, style) in GROUP_STYLE.items()], show_header=False, overflow="ellipsis")
     parts: list[RenderableType] = [head, views]
     if u.available_estimated:
         parts.append(Text(f"* this kernel has no MemAvailable; estimated from "

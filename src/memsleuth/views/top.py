@@ -37,12 +37,12 @@ def process_columns(user_of: Callable[[int | None], str], *, wide: bool = False)
             Column("majflt", "MAJFLT", fmt_int, meaning="major page faults since start", no_wrap=True),
         ]
     cols.append(Column("command", "COMMAND", justify="left", meaning="command line", no_wrap=True,
-                       max_width=COMMAND_WIDTH))
+                       cut=COMMAND_WIDTH))
     return tuple(cols)
 
 
 GROUP_COLUMNS: tuple[Column, ...] = (
-    Column("key", "GROUP", justify="left", no_wrap=True, max_width=GROUP_WIDTH),
+    Column("key", "GROUP", justify="left", no_wrap=True, cut=GROUP_WIDTH),
     Column("processes", "PROCS", fmt_int, no_wrap=True),
     Column("threads", "THR", fmt_int, no_wrap=True),
     Column("res_bytes", "RES", fmt_bytes, no_wrap=True),
@@ -64,7 +64,7 @@ def render_processes(rows: Sequence[ProcessRow], user_of: Callable[[int | None],
 
 
 def render_groups(rows: Sequence[GroupRow], title: str, caption: str | None = None) -> ColumnTable:
-    cols = (Column("key", title.upper(), justify="left", no_wrap=True, max_width=GROUP_WIDTH),
+    cols = (Column("key", title.upper(), justify="left", no_wrap=True, cut=GROUP_WIDTH),
             *GROUP_COLUMNS[1:])
     return table(cols, [row_dict(r) for r in rows], caption=caption)
 

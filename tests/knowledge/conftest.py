@@ -9,6 +9,11 @@ from pathlib import Path
 
 from memsleuth.analysis.findings import Finding
 from memsleuth.analysis.series import History, Series
+from memsleuth.collect.inspect import HostInspector
+from memsleuth.collect.rules import load_rules
+from memsleuth.host import Host
+from memsleuth.knowledge.attribute import TracedCommand
+from memsleuth.knowledge.match import MatchContext
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REPO = FIXTURES.parents[1]
@@ -38,6 +43,12 @@ def history_from_dirs(roots: Sequence[str]) -> History:
                        kernel_release=meta.kernel_release if meta else None, series=series,
                        mem_total_bytes=int(total.values[-1]) if total else None, source="roots")
     return history_from_roots(roots)
+
+
+def context(host: Host | None, traced: tuple[TracedCommand, ...] = ()) -> MatchContext:
+    """What diagnose hands the matcher: every rule, and attribution and usage facts on ``host``."""
+    return MatchContext(rules=load_rules(), machine=HostInspector(host) if host is not None else None,
+                        host=host, traced=traced)
 
 
 def detect(history: History) -> list[Finding]:

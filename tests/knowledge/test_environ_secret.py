@@ -23,10 +23,11 @@ import pytest
 from rich.console import Console
 
 from memsleuth.analysis.series import History
+from memsleuth.collect.inspect import HostInspector
+from memsleuth.collect.rules import builtin_rules
 from memsleuth.errors import SourceMissing
 from memsleuth.host import Host
 from memsleuth.knowledge.attribute import Attribution, find_suspects
-from memsleuth.knowledge.loader import builtin_rules
 from memsleuth.knowledge.match import Diagnosis
 from memsleuth.views.diagnosis import diagnoses_json, render_diagnoses
 
@@ -67,8 +68,9 @@ def test_only_the_named_key_is_reported(probe: int, tmp_path: Path, run_cli: Cal
     host = Host.open(None)
     empty = History(hostname=None, kernel_release=None, series={})
     rule = {r.id: r for r in builtin_rules()}["nss-negative-dentries"]
-    suspects = find_suspects(host, empty, maps_any=["libsoftokn3.so*"], environ_key="NSS_SDB_USE_CACHE",
-                             environ_advice=rule.attribution.environ_advice, only=[probe])
+    suspects = find_suspects(HostInspector(host), empty, maps_any=["libsoftokn3.so*"],
+                             environ_key="NSS_SDB_USE_CACHE", environ_advice=rule.attribution.environ_advice,
+                             only=[probe])
     (s,) = suspects
     assert s.process.pid == probe and s.reason == "maps libsoftokn3.so"
     assert (s.environ_checked, s.environ_value) == (True, "yes")
@@ -172,10 +174,10 @@ def test_a_run_of_a_repeated_command_is_checked_in_its_parent(probe_run: tuple[i
                          pid=child + 100_000, processes=40, events=40_000, events_per_second=8000.0,
                          share=0.99, seconds=5.0)
     kw = {"comm_any": [comm], "environ_key": "NSS_SDB_USE_CACHE", "only": [child]}
-    (s,) = find_suspects(host, empty, traced=[runs], **kw)
+    (s,) = find_suspects(HostInspector(host), empty, traced=[runs], **kw)
     assert (s.process.pid, s.process.alive) == (child, True)
     assert (s.environ_pid, s.environ_of, s.environ_checked, s.environ_value) == (parent, "parent", True, None)
     assert f"its parent, pid {parent}" in s.environ_note
     # a single run of a command, with nothing else seen, is checked in itself
-    (alone,) = find_suspects(host, empty, **kw)
+    (alone,) = find_suspects(HostInspector(host), empty, **kw)
     assert (alone.environ_pid, alone.environ_of, alone.environ_checked) == (child, "self", True)

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from memsleuth.analysis.series import History
+from memsleuth.collect.rules import builtin_rules
 from memsleuth.host import Host
 from memsleuth.knowledge.examples import history_from_example
-from memsleuth.knowledge.loader import builtin_rules
-from memsleuth.knowledge.match import MatchContext, match
+from memsleuth.knowledge.match import match
 from memsleuth.knowledge.schema import Rule
 from memsleuth.views.diagnosis import diagnosis_lines
-from tests.knowledge.conftest import REPO, detect, founding_roots, history_from_dirs
+from tests.knowledge.conftest import REPO, context, detect, founding_roots, history_from_dirs
 
 RULES = [r for r in builtin_rules() if r.example is not None]
 
@@ -32,7 +32,7 @@ def _load(rule: Rule, tmp_path: Path) -> tuple[History, Host | None]:
 def test_worked_example(rule: Rule, tmp_path: Path) -> None:
     assert rule.example is not None
     history, host = _load(rule, tmp_path)
-    diagnoses = match(detect(history), history, MatchContext(host=host))
+    diagnoses = match(detect(history), history, context(host))
     ids = [d.rule_id for d in diagnoses]
     assert rule.id in ids, f"{rule.id} did not match; got {ids}"
     d = diagnoses[ids.index(rule.id)]

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from memsleuth.host import Host
-from memsleuth.knowledge.match import Diagnosis, MatchContext, match
-from tests.knowledge.conftest import detect, founding_roots, history_from_dirs
+from memsleuth.knowledge.match import Diagnosis, match
+from tests.knowledge.conftest import context, detect, founding_roots, history_from_dirs
 
 
 @pytest.fixture(scope="module")
 def top(tmp_path_factory: pytest.TempPathFactory) -> tuple[Diagnosis, list[Diagnosis]]:
     roots = founding_roots(tmp_path_factory.mktemp("founding"))
     history = history_from_dirs(roots)
-    diagnoses = match(detect(history), history, MatchContext(host=Host.open(roots[-1])))
+    diagnoses = match(detect(history), history, context(Host.open(roots[-1])))
     return diagnoses[0], diagnoses
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from memsleuth.knowledge.loader import ENV_RULES, builtin_rules, load_rules, parse_rule_text
+from memsleuth.collect.rules import ENV_RULES, builtin_rules, load_rules
+from memsleuth.knowledge.loader import parse_rule_text
 from memsleuth.knowledge.schema import RuleError
 
 GOOD = """

@@ -8,8 +8,8 @@ from memsleuth.analysis.findings import GrowthClass
 from memsleuth.analysis.series import History
 from memsleuth.host import Host
 from memsleuth.knowledge.attribute import TracedCommand
-from memsleuth.knowledge.match import Diagnosis, MatchContext, match, trace_plan
-from tests.knowledge.conftest import detect, founding_roots, history_from_dirs
+from memsleuth.knowledge.match import Diagnosis, match, trace_plan
+from tests.knowledge.conftest import context, detect, founding_roots, history_from_dirs
 
 CURL = TracedCommand(kind="lookups", caches=("dentry",), comm="curl", ppid=2211, parent_comm="check.sh",
                      pid=31337, processes=118, events=118_000, events_per_second=23_600.0, share=0.97,
@@ -43,7 +43,7 @@ def test_traced_curl_is_a_suspect_without_proc(founding: tuple[list[str], Histor
     """No host (nothing in /proc), no curl in the history: the trace alone names the probe."""
     _, history = founding
     ds = _by_rule(match(detect(history), history,
-                        MatchContext(host=None, traced=(CURL, OTHER, UNRELATED))))
+                        context(None, traced=(CURL, OTHER, UNRELATED))))
     (s,) = ds["nss-negative-dentries"].attribution.suspects
     assert (s.process.pid, s.process.comm, s.process.ppid, s.process.alive) == (31337, "curl", 2211, False)
     assert s.reason.startswith("traced: 118,000 failed path lookups (ENOENT) in 5 s")
@@ -60,7 +60,7 @@ def test_traced_counts_join_a_suspect_found_in_proc(founding: tuple[list[str], H
                            pid=28714, processes=1, events=5_000, events_per_second=1000.0, share=0.9,
                            seconds=5.0)
     ds = _by_rule(match(detect(history), history,
-                        MatchContext(host=Host.open(roots[-1]), traced=(traced,))))
+                        context(Host.open(roots[-1]), traced=(traced,))))
     (s,) = ds["nss-negative-dentries"].attribution.suspects
     assert s.process.pid == 28714 and s.reason == "maps libnss3.so, libsoftokn3.so"
     assert s.traced == (traced,)
@@ -69,6 +69,6 @@ def test_traced_counts_join_a_suspect_found_in_proc(founding: tuple[list[str], H
 def test_no_trace_no_change(founding: tuple[list[str], History]) -> None:
     roots, history = founding
     ds = _by_rule(match(detect(history), history,
-                        MatchContext(host=Host.open(roots[-1]))))
+                        context(Host.open(roots[-1]))))
     assert all(not s.traced for d in ds.values() for s in d.attribution.suspects)
     assert not ds["negative-dentries-lookups"].attribution.suspects

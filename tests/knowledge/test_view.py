@@ -8,15 +8,15 @@ from pathlib import Path
 from rich.console import Console
 
 from memsleuth.host import Host
-from memsleuth.knowledge.match import MatchContext, match
+from memsleuth.knowledge.match import match
 from memsleuth.views.diagnosis import SCHEMA, diagnoses_json, render_diagnoses
-from tests.knowledge.conftest import detect, founding_roots, history_from_dirs
+from tests.knowledge.conftest import context, detect, founding_roots, history_from_dirs
 
 
 def test_founding_case_renders_as_an_answer(tmp_path: Path) -> None:
     roots = founding_roots(tmp_path)
     history = history_from_dirs(roots)
-    ds = match(detect(history), history, MatchContext(host=Host.open(roots[-1])))
+    ds = match(detect(history), history, context(Host.open(roots[-1])))
     console = Console(width=80, record=True, color_system=None)
     console.print(render_diagnoses(ds))
     text = console.export_text()

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from memsleuth.analysis.detect import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, trim
 from memsleuth.collect.history import OnSample, history_from_hosts, history_from_store, history_from_watch
+from memsleuth.collect.inspect import HostInspector
 from memsleuth.errors import MemsleuthError, UsageError
 from memsleuth.host import Host
 from memsleuth.knowledge.attribute import TracedCommand
@@ -81,16 +82,17 @@ def open_source(req: SourceRequest, *, on_sample: OnSample | None = None,
     now = time.time()
     if req.watch is not None:
         history = history_from_watch(Host.open(None), req.watch, req.interval, on_sample=on_sample, stop=stop)
+        live = Host.open(None)
         return DiagnosisSource(history=_trimmed(history, req.since, history.end or now), kind="watch",
                                reference=now,
-                               machine=Host.open(None), tracer=tracer)
+                               machine=HostInspector(live), host=live, tracer=tracer)
     if req.roots:
         hosts = [Host.open(r) for r in req.roots]
         history = history_from_hosts(hosts)
         newest = max(hosts, key=lambda h: h.meta.captured_at or 0.0)
         # roots may be old: "ago" counts from their last sample
         return DiagnosisSource(history=_trimmed(history, req.since, history.end or now), kind="roots",
-                               reference=None, machine=newest)
+                               reference=None, machine=HostInspector(newest), host=newest)
     db = req.db
     if db is None:
         if req.default_db is None or not os.path.exists(req.default_db):
@@ -104,8 +106,9 @@ def open_source(req: SourceRequest, *, on_sample: OnSample | None = None,
     if req.trace_seconds is not None and history.hostname not in (None, os.uname().nodename):
         raise UsageError(f"--trace traces this host ({os.uname().nodename}), but the store records "
                          f"{history.hostname}")
-    return DiagnosisSource(history=history, kind="store", reference=now, machine=Host.open(None),
-                           tracer=tracer)
+    live = Host.open(None)
+    return DiagnosisSource(history=history, kind="store", reference=now, machine=HostInspector(live),
+                           host=live, tracer=tracer)
 
 
 def _trimmed(history: History, since: Since | None, end: float) -> History:

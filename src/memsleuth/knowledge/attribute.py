@@ -13,27 +13,30 @@ The chain (DESIGN.md section 5):
    (live hosts with rpm only), versioned ``/usr/share/doc/<pkg>-<ver>``
    directories (RHEL/CentOS 7 and older), else the soname;
 4. **environment** -> the *one* key the rule needs, live only, through
-   :meth:`memsleuth.host.Host.environ_has`.
+   :meth:`Machine.environ_has` (:meth:`memsleuth.host.Host.environ_has`).
 
 Short-lived processes (a curl probe) are usually gone before anyone reads
 ``/proc``; what the snapshots captured (comm, cmdline, ppid) is used then,
 with the parent that is still alive (the shell loop or cron that starts it).
+
+Nothing here reads the machine: what attribution needs to know about it is
+the :class:`Machine` protocol, answered in plain records;
+:class:`memsleuth.collect.inspect.HostInspector` answers it from a
+:class:`~memsleuth.host.Host` (the live host, a root or a bundle).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import re
-import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from memsleuth.analysis.series import History
 from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
-from memsleuth.host import Host
-from memsleuth.sources.cgroup import parse_pid_cgroup, systemd_unit_of
-from memsleuth.sources.slab_sysfs import parse_slab_sysfs
+from memsleuth.sources.cgroup import systemd_unit_of
+from memsleuth.sources.slab_sysfs import SlabSysfs
 
 #: library stem -> package names to look for (Debian, EL); first that answers wins
 LIBRARY_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -83,6 +86,53 @@ class ProcessRef:
     ppid: int | None
     #: still in /proc of the host we read (False: known from the history only)
     alive: bool
+
+
+class Machine(Protocol):
+    """What attribution asks of the machine it attributes on (the live host, a root, a bundle).
+
+    Every answer is a plain value or record; a file that cannot be read is
+    an empty or ``None`` answer, except for :meth:`environ_has`, whose
+    caller says why it could not look.
+    """
+
+    @property
+    def live(self) -> bool:
+        """The running system: environments can be read, ``rpm -qf`` asked."""
+        ...
+
+    def pids(self) -> Sequence[int]:
+        """Every process listed now, ascending; empty when the list cannot be read."""
+        ...
+
+    def process(self, pid: int) -> ProcessRef | None:
+        """``pid`` as it runs now (comm and ppid, command line), ``alive=True``; ``None``: not running."""
+        ...
+
+    def mapped_files(self, pid: int) -> Sequence[str]:
+        """Files ``pid`` maps, first mapping first, each once, `` (deleted)`` dropped; empty if unreadable."""
+        ...
+
+    def memory_cgroup(self, pid: int) -> str | None:
+        """The memory cgroup ``pid`` is charged to (:func:`~memsleuth.sources.cgroup.memory_cgroup_of`)."""
+        ...
+
+    def environ_has(self, pid: int, key: str) -> str | None:
+        """One environment variable of a live process, ``None`` if unset.
+
+        Raises :class:`~memsleuth.errors.AccessDenied` (not ours, not root),
+        :class:`~memsleuth.errors.ProcessGone` or
+        :class:`~memsleuth.errors.SourceMissing` (exited, or not live).
+        """
+        ...
+
+    def package_version(self, path: str) -> LibraryUse | None:
+        """Who ships ``path`` by the package records (dpkg, rpm, doc dirs); ``None``: nobody says."""
+        ...
+
+    def slab_sysfs(self) -> SlabSysfs | None:
+        """``/sys/kernel/slab`` (SLUB merge groups); ``None`` where there is none (SLAB, no sysfs)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -155,15 +205,9 @@ class Attribution:
 # -- slab -------------------------------------------------------------------
 
 
-def slab_aliases(host: Host | None, caches: Iterable[str]) -> tuple[SlabAttribution, ...]:
+def slab_aliases(machine: Machine | None, caches: Iterable[str]) -> tuple[SlabAttribution, ...]:
     out = []
-    listing: dict[str, str | None] | None = None
-    if host is not None:
-        try:
-            listing = host.links("sys/kernel/slab")
-        except (SourceMissing, AccessDenied):
-            listing = None
-    sysfs = parse_slab_sysfs(listing, {}) if listing else None
+    sysfs = machine.slab_sysfs() if machine is not None else None
     for cache in caches:
         if sysfs is None:
             out.append(SlabAttribution(cache=cache, merged_with=(), sysfs_known=False, note=(
@@ -217,121 +261,39 @@ def cgroup_charges(history: History, *, limit: int = 3) -> tuple[CgroupCharge, .
 # -- processes and libraries ------------------------------------------------
 
 
-def _text(host: Host, path: str) -> str | None:
-    try:
-        return host.read_text(path)
-    except (SourceMissing, AccessDenied, ProcessGone):
-        return None
-
-
-def _cmdline(host: Host, pid: int) -> str | None:
-    try:
-        data = host.read(f"proc/{pid}/cmdline")
-    except (SourceMissing, AccessDenied, ProcessGone):
-        return None
-    text = data.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")
-    return text or None
-
-
-def _stat(host: Host, pid: int) -> tuple[str, int] | None:
-    text = _text(host, f"proc/{pid}/stat")
-    if not text or ") " not in text:
-        return None
-    head, _, tail = text.rpartition(") ")
-    fields = tail.split()
-    if len(fields) < 2:
-        return None
-    return head[head.find("(") + 1:], int(fields[1])
-
-
-def _mapped_files(host: Host, pid: int) -> list[str]:
-    text = _text(host, f"proc/{pid}/maps")
-    if not text:
-        return []
-    out: dict[str, None] = {}
-    for line in text.splitlines():
-        parts = line.split(None, 5)
-        if len(parts) == 6 and parts[5].startswith("/"):
-            out[parts[5].removesuffix(" (deleted)")] = None
-    return list(out)
-
-
 def _glob_any(name: str, patterns: Sequence[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, p) for p in patterns)
 
 
-def _stem(path: str) -> str:
+def library_stem(path: str) -> str:
+    """``/usr/lib64/libsoftokn3.so.0d`` -> ``libsoftokn3``: the key of :data:`LIBRARY_PACKAGES`."""
     base = path.rsplit("/", 1)[-1]
     return base.split(".so", 1)[0]
 
 
-def package_version(host: Host | None, path: str) -> LibraryUse:
-    """Who ships ``path`` and which version: dpkg, rpm -qf (live), doc dir, soname."""
-    stem = _stem(path)
-    candidates = LIBRARY_PACKAGES.get(stem, (stem,))
-    if host is not None:
-        got = _dpkg_owner(host, path, stem)
+def library_packages(path: str) -> tuple[str, ...]:
+    """Package names that may ship ``path``, most likely first (else its stem)."""
+    stem = library_stem(path)
+    return LIBRARY_PACKAGES.get(stem, (stem,))
+
+
+def package_version(machine: Machine | None, path: str) -> LibraryUse:
+    """Who ships ``path`` and which version: dpkg, rpm -qf (live), doc dir (the machine's), soname."""
+    if machine is not None:
+        got = machine.package_version(path)
         if got is not None:
-            return LibraryUse(path=path, package=got[0], version=got[1], version_source="dpkg")
-        if host.live and shutil.which("rpm"):
-            got = _rpm_owner(path)
-            if got is not None:
-                return LibraryUse(path=path, package=got[0], version=got[1], version_source="rpm")
-        try:
-            docs = host.listdir("usr/share/doc")
-        except (SourceMissing, AccessDenied):
-            docs = []
-        for pkg in candidates:
-            for d in sorted(docs):
-                if d.startswith(pkg + "-") and d[len(pkg) + 1:][:1].isdigit():
-                    return LibraryUse(path=path, package=pkg, version=d[len(pkg) + 1:],
-                                      version_source="doc-dir")
+            return got
     m = _SONAME_VERSION.search(path)
     if m:
         return LibraryUse(path=path, package=None, version=f"soname {m.group(1)}", version_source="soname")
     return LibraryUse(path=path, package=None, version=None, version_source=None)
 
 
-def _dpkg_owner(host: Host, path: str, stem: str) -> tuple[str, str | None] | None:
-    try:
-        lists = [n for n in host.listdir("var/lib/dpkg/info") if n.endswith(".list") and stem in n]
-    except (SourceMissing, AccessDenied):
-        return None
-    for name in sorted(lists):
-        text = _text(host, f"var/lib/dpkg/info/{name}") or ""
-        # /usr/lib64 vs /lib/x86_64-linux-gnu: match the file name within the package's files
-        base = path.rsplit("/", 1)[-1]
-        if path in text.splitlines() or any(line.endswith("/" + base) for line in text.splitlines()):
-            package = name.removesuffix(".list").split(":", 1)[0]
-            return package, _dpkg_version(host, package)
-    return None
-
-
-def _dpkg_version(host: Host, package: str) -> str | None:
-    status = _text(host, "var/lib/dpkg/status") or ""
-    for stanza in status.split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line)
-        if fields.get("Package") == package and "Version" in fields:
-            return fields["Version"]
-    return None
-
-
-def _rpm_owner(path: str) -> tuple[str, str] | None:  # pragma: no cover - needs an rpm host
-    try:
-        proc = subprocess.run(["rpm", "-qf", "--qf", "%{NAME} %{VERSION}-%{RELEASE}\\n", path],
-                              capture_output=True, text=True, timeout=5, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    line = proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else ""
-    name, _, version = line.partition(" ")
-    return (name, version) if name and version else None
-
-
-def _ref(host: Host | None, history: History, pid: int) -> ProcessRef | None:
-    if host is not None:
-        st = _stat(host, pid)
-        if st is not None:
-            return ProcessRef(pid=pid, comm=st[0], cmdline=_cmdline(host, pid), ppid=st[1], alive=True)
+def _ref(machine: Machine | None, history: History, pid: int) -> ProcessRef | None:
+    if machine is not None:
+        ref = machine.process(pid)
+        if ref is not None:
+            return ref
     known = [p for p in history.processes.values() if p.pid == pid]
     if known:
         p = known[-1]
@@ -339,7 +301,7 @@ def _ref(host: Host | None, history: History, pid: int) -> ProcessRef | None:
     return None
 
 
-def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str] = (),
+def find_suspects(machine: Machine | None, history: History, *, maps_any: Sequence[str] = (),
                   comm_any: Sequence[str] = (), cmdline_any: Sequence[str] = (),
                   libraries: Sequence[str] = (), environ_key: str | None = None,
                   environ_advice: str = "", only: Iterable[int] | None = None,
@@ -354,18 +316,14 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
     libs = tuple(dict.fromkeys((*maps_any, *libraries)))
     found: dict[int, tuple[ProcessRef, str, list[str]]] = {}
     traced_by: dict[int, list[TracedCommand]] = {}
-    if host is not None:
-        try:
-            pids = host.pids()
-        except (SourceMissing, AccessDenied):
-            pids = []
-        for pid in pids:
+    if machine is not None:
+        for pid in machine.pids():
             if wanted is not None and pid not in wanted:
                 continue
-            ref = _ref(host, history, pid)
+            ref = _ref(machine, history, pid)
             if ref is None:
                 continue
-            mapped = _mapped_files(host, pid) if (libs or maps_any) else []
+            mapped = list(machine.mapped_files(pid)) if (libs or maps_any) else []
             hit = [m for m in mapped if _glob_any(m.rsplit("/", 1)[-1], maps_any)]
             reason = ""
             if hit:
@@ -380,7 +338,7 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
     for info in history.processes.values():
         if info.pid in found or (wanted is not None and info.pid not in wanted):
             continue
-        if host is not None and _stat(host, info.pid) is not None:
+        if machine is not None and machine.process(info.pid) is not None:
             continue  # alive: judged above from its maps
         if (comm_any and _glob_any(info.comm, comm_any)) or (
                 cmdline_any and info.cmdline and _glob_any(info.cmdline, cmdline_any)):
@@ -395,7 +353,7 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
             for p in same:
                 traced_by.setdefault(p, []).append(tc)
             continue
-        ref = _traced_ref(host, history, tc)
+        ref = _traced_ref(machine, history, tc)
         found[ref.pid] = (ref, tc.describe(), [])
         traced_by.setdefault(ref.pid, []).append(tc)
 
@@ -425,20 +383,12 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
     suspects = []
     for pid in kept[:_MAX_SUSPECTS]:
         ref, reason, mapped = found[pid]
-        parent = _ref(host, history, ref.ppid) if ref.ppid else None
-        lib_uses = tuple(package_version(host, m) for m in mapped
+        parent = _ref(machine, history, ref.ppid) if ref.ppid else None
+        lib_uses = tuple(package_version(machine, m) for m in mapped
                          if _glob_any(m.rsplit("/", 1)[-1], libs))
         exe_path = next((m for m in mapped if ".so" not in m.rsplit("/", 1)[-1]), None)
-        exe = package_version(host, exe_path) if exe_path else None
-        cg_path = None
-        if host is not None and ref.alive:
-            raw = _text(host, f"proc/{pid}/cgroup")
-            if raw:
-                try:
-                    cgs = parse_pid_cgroup(raw)
-                    cg_path = cgs.get("") or cgs.get("memory") or cgs.get("name=systemd")
-                except ValueError:
-                    cg_path = None
+        exe = package_version(machine, exe_path) if exe_path else None
+        cg_path = machine.memory_cgroup(pid) if machine is not None and ref.alive else None
         if cg_path is None:
             seen = next((p for p in history.processes.values() if p.pid == pid), None)
             cg_path = seen.cgroup if seen else None
@@ -447,7 +397,7 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
             repeated = not ref.alive or runs.get((ref.comm, ref.ppid), 0) > 1
             env_ref, env_of = (parent, "parent") if repeated and parent is not None else (ref, "self")
             env_pid = env_ref.pid
-            value, checked, note = _environ(host, ref, env_ref, env_of, environ_key, environ_advice)
+            value, checked, note = _environ(machine, ref, env_ref, env_of, environ_key, environ_advice)
         suspects.append(Suspect(process=ref, parent=parent, reason=reason, libraries=lib_uses,
                                 executable=exe, cgroup=cg_path,
                                 unit=systemd_unit_of(cg_path) if cg_path else None,
@@ -458,10 +408,10 @@ def find_suspects(host: Host | None, history: History, *, maps_any: Sequence[str
     return tuple(suspects)
 
 
-def _traced_ref(host: Host | None, history: History, tc: TracedCommand) -> ProcessRef:
+def _traced_ref(machine: Machine | None, history: History, tc: TracedCommand) -> ProcessRef:
     """The traced pid as a ProcessRef: live if it still runs as that command, else from the history
     (a run of the same command with the same parent gives the command line), else the trace's own."""
-    ref = _ref(host, history, tc.pid)
+    ref = _ref(machine, history, tc.pid)
     if ref is not None and ref.comm == tc.comm:
         return ref
     seen = [p for p in history.processes.values()
@@ -470,9 +420,9 @@ def _traced_ref(host: Host | None, history: History, tc: TracedCommand) -> Proce
     return ProcessRef(pid=tc.pid, comm=tc.comm, cmdline=cmdline, ppid=tc.ppid, alive=False)
 
 
-def _environ(host: Host | None, ref: ProcessRef, target: ProcessRef, of: str, key: str,
+def _environ(machine: Machine | None, ref: ProcessRef, target: ProcessRef, of: str, key: str,
              advice: str) -> tuple[str | None, bool, str]:
-    """Only ``key`` of ``target``'s environment, through Host.environ_has.
+    """Only ``key`` of ``target``'s environment, through :meth:`Machine.environ_has`.
 
     ``target`` is ``ref`` itself, or (``of == "parent"``) its parent: when the
     suspect is one of many short runs of a command (a probe started every few
@@ -481,7 +431,7 @@ def _environ(host: Host | None, ref: ProcessRef, target: ProcessRef, of: str, ke
     alive at the moment would name a different pid every time, or none.
     """
     tail = f": {advice}" if advice else ""
-    if host is None or not host.live:
+    if machine is None or not machine.live:
         return None, False, f"environment not checked (bundle){tail}"
     whose = (f"its parent, pid {target.pid} ({target.comm}), whose environment each run of "
              f"{ref.comm} inherits" if of == "parent" else f"pid {target.pid}")
@@ -489,7 +439,7 @@ def _environ(host: Host | None, ref: ProcessRef, target: ProcessRef, of: str, ke
         gone = f"pid {ref.pid} and its parent have exited" if of == "parent" else f"pid {ref.pid} has exited"
         return None, False, f"environment not checked ({gone}){tail}"
     try:
-        value = host.environ_has(target.pid, key)
+        value = machine.environ_has(target.pid, key)
     except AccessDenied:
         return None, False, f"environment not checked (no permission to read pid {target.pid}){tail}"
     except (SourceMissing, ProcessGone):
@@ -499,5 +449,6 @@ def _environ(host: Host | None, ref: ProcessRef, target: ProcessRef, of: str, ke
     return value, True, f"{key}={value} in {whose}"
 
 
-__all__ = ["Attribution", "CgroupCharge", "LibraryUse", "ProcessRef", "SlabAttribution", "Suspect",
-           "TracedCommand", "cgroup_charges", "find_suspects", "package_version", "slab_aliases"]
+__all__ = ["LIBRARY_PACKAGES", "Attribution", "CgroupCharge", "LibraryUse", "Machine", "ProcessRef",
+           "SlabAttribution", "Suspect", "TracedCommand", "cgroup_charges", "find_suspects",
+           "library_packages", "library_stem", "package_version", "slab_aliases"]

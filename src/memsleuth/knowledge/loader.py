@@ -1,4 +1,4 @@
-"""Load signature rules: the built-in ones, then the user's.
+"""Signature rules from their texts: the built-in ones, then the user's.
 
 Built-in rules live in ``memsleuth/knowledge/rules/*.toml``; a user adds
 rules from directories given with ``--rules DIR`` or ``MEMSLEUTH_RULES``
@@ -8,18 +8,15 @@ built-ins from loading: it is skipped and reported in
 is a bug and raises.  A user rule with a built-in's id replaces it (the
 replacement is reported too, so nobody is surprised).
 
-Rule files are configuration, not kernel data, so they are read here
-rather than through :class:`~memsleuth.host.Host`.
+Nothing here reads files: :func:`memsleuth.collect.rules.load_rules` reads
+them and hands the texts to :func:`rules_from_texts`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
 from memsleuth.knowledge.schema import Rule, RuleError, validate_rule
@@ -54,49 +51,40 @@ def parse_rule_text(text: str, source: str) -> Rule:
     return validate_rule(data, source)
 
 
-def builtin_rules() -> tuple[Rule, ...]:
-    """Every rule shipped with memsleuth, sorted by id."""
-    out = []
-    root = resources.files("memsleuth.knowledge").joinpath("rules")
-    for entry in sorted(root.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            out.append(parse_rule_text(entry.read_text(encoding="utf-8"), f"built-in rules/{entry.name}"))
+def parse_builtin_rules(files: Iterable[tuple[str, str]]) -> tuple[Rule, ...]:
+    """The shipped rules from ``(file name, text)`` pairs, sorted by id; a bad one raises."""
+    out = [parse_rule_text(text, f"built-in rules/{name}") for name, text in files]
     return tuple(sorted(out, key=lambda r: r.id))
 
 
-def user_rule_dirs(dirs: Iterable[str] = (), env: Mapping[str, str] | None = None) -> list[str]:
-    """``--rules`` directories first, then ``$MEMSLEUTH_RULES``."""
-    out = list(dirs)
-    raw = (os.environ if env is None else env).get(ENV_RULES, "")
-    out += [d for d in raw.split(os.pathsep) if d]
-    return out
+def rules_from_texts(builtin: Iterable[tuple[str, str]],
+                     user: Iterable[tuple[str, str] | str] = ()) -> RuleSet:
+    """Built-in rules plus the user's; bad user files are reported, not fatal.
 
-
-def load_rules(dirs: Iterable[str] = (), env: Mapping[str, str] | None = None) -> RuleSet:
-    """Built-in rules plus the user's; bad user files are reported, not fatal."""
-    rules: dict[str, Rule] = {r.id: r for r in builtin_rules()}
+    ``builtin``: ``(file name, text)`` of each shipped rule file.  ``user``:
+    ``(path, text)`` of each user rule file in the order they are read, or
+    a string for a problem met reading them (a missing directory, an
+    unreadable file), kept in that place in :attr:`RuleSet.errors`.
+    """
+    rules: dict[str, Rule] = {r.id: r for r in parse_builtin_rules(builtin)}
     errors: list[str] = []
     overrides: list[str] = []
-    for d in user_rule_dirs(dirs, env):
-        path = Path(d)
-        if not path.is_dir():
-            errors.append(f"{d}: not a directory of rule files (from --rules or {ENV_RULES})")
+    for item in user:
+        if isinstance(item, str):
+            errors.append(item)
             continue
-        for f in sorted(path.glob("*.toml")):
-            try:
-                rule = parse_rule_text(f.read_text(encoding="utf-8"), str(f))
-            except RuleError as exc:
-                errors.append(str(exc))
-                continue
-            except (OSError, UnicodeDecodeError) as exc:
-                errors.append(f"{f}: cannot read: {exc}")
-                continue
-            if rule.id in rules:
-                overrides.append(f"{f}: replaces the rule {rule.id!r} from {rules[rule.id].source}")
-            rules[rule.id] = rule
+        path, text = item
+        try:
+            rule = parse_rule_text(text, path)
+        except RuleError as exc:
+            errors.append(str(exc))
+            continue
+        if rule.id in rules:
+            overrides.append(f"{path}: replaces the rule {rule.id!r} from {rules[rule.id].source}")
+        rules[rule.id] = rule
     ordered = tuple(sorted(rules.values(), key=lambda r: r.id))
     return RuleSet(rules=ordered, errors=tuple(errors), overrides=tuple(overrides),
                    by_id={r.id: r for r in ordered})
 
 
-__all__ = ["ENV_RULES", "RuleSet", "builtin_rules", "load_rules", "parse_rule_text", "user_rule_dirs"]
+__all__ = ["ENV_RULES", "RuleSet", "parse_builtin_rules", "parse_rule_text", "rules_from_texts"]

@@ -2,7 +2,7 @@
 
 :func:`match` takes the detector's findings (``analysis.detect.diagnose``),
 the :class:`~memsleuth.analysis.series.History` they came from and a
-:class:`MatchContext` (the host to attribute on, the rules), and returns one
+:class:`MatchContext` (the machine to attribute on, the rules), and returns one
 :class:`Diagnosis` per rule whose evidence holds, most specific first.
 
 "Grows" means: the detector reported the series with a growth class other
@@ -30,13 +30,14 @@ from memsleuth.errors import MemsleuthError
 from memsleuth.host import Host
 from memsleuth.knowledge.attribute import (
     Attribution,
+    Machine,
     Suspect,
     TracedCommand,
     cgroup_charges,
     find_suspects,
     slab_aliases,
 )
-from memsleuth.knowledge.loader import RuleSet, load_rules
+from memsleuth.knowledge.loader import RuleSet
 from memsleuth.knowledge.schema import Check, Evidence, Grow, ProcessCond, Rule
 from memsleuth.units import human_bytes
 
@@ -55,9 +56,13 @@ _GAP_MINUS = ("MemFree", "Buffers", "Cached", "SwapCached", "AnonPages", "Slab",
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MatchContext:
-    #: the host to attribute on: live, or the newest root/bundle of a series; None = history only
+    #: the rules to match (``memsleuth.collect.rules.load_rules``)
+    rules: RuleSet
+    #: what attribution looks at (processes, maps, packages, environment): the live host or the newest
+    #: root/bundle of a series (``memsleuth.collect.inspect.HostInspector``); None = history only
+    machine: Machine | None = None
+    #: the host whose system files give the usage facts now (available-based used); None = the history's
     host: Host | None = None
-    rules: RuleSet | None = None
     #: what a trace saw (``diagnose --trace``): names short-lived processes behind a growing cache
     traced: tuple[TracedCommand, ...] = ()
 
@@ -174,9 +179,10 @@ def derived_series(history: History) -> dict[str, Series]:
 
 class _Eval:
     def __init__(self, history: History, findings: Sequence[Finding], host: Host | None,
-                 traced: Sequence[TracedCommand] = ()) -> None:
+                 traced: Sequence[TracedCommand] = (), *, machine: Machine | None = None) -> None:
         self.history = history
         self.host = host
+        self.machine = machine
         self.traced = tuple(traced)
         self.series: dict[str, Series] = {**history.series, **derived_series(history)}
         # a finding speaks for its related series too (SReclaimable, nr_dentry beside slab dentry)
@@ -313,7 +319,7 @@ def _process(ev: _Eval, p: ProcessCond, rule: Rule, out: _Outcome) -> bool:
         known = [i for i in ev.history.processes.values() if i.pid in only]
         if not any(fnmatch.fnmatchcase(i.comm, c) for i in known for c in p.comm_any):
             return False
-    suspects = find_suspects(ev.host, ev.history, maps_any=p.maps_any, comm_any=p.comm_any,
+    suspects = find_suspects(ev.machine, ev.history, maps_any=p.maps_any, comm_any=p.comm_any,
                              cmdline_any=p.cmdline_any, libraries=rule.attribution.libraries,
                              environ_key=rule.attribution.environ_key,
                              environ_advice=rule.attribution.environ_advice, only=only,
@@ -451,12 +457,11 @@ def _relevant(traced: Sequence[TracedCommand], growing: Sequence[str]) -> list[T
     return [t for t in traced if caches.intersection(t.caches)]
 
 
-def match(findings: Sequence[Finding], history: History,
-          context: MatchContext | None = None) -> list[Diagnosis]:
+def match(findings: Sequence[Finding], history: History, context: MatchContext) -> list[Diagnosis]:
     """Every rule whose evidence holds, most specific (then most confident) first."""
-    ctx = context or MatchContext()
-    rules = ctx.rules or load_rules()
-    ev = _Eval(history, findings, ctx.host, ctx.traced)
+    ctx = context
+    rules = ctx.rules
+    ev = _Eval(history, findings, ctx.host, ctx.traced, machine=ctx.machine)
     facts = usage_facts(ev)
     out: list[Diagnosis] = []
     for rule in rules.rules:
@@ -471,7 +476,7 @@ def match(findings: Sequence[Finding], history: History,
         if not suspects and (rule.attribution.libraries or traced):
             # a rule without a process condition: whoever maps its libraries, and whoever a trace
             # saw filling the growing cache (the main actors only)
-            suspects = find_suspects(ctx.host, history, maps_any=rule.attribution.libraries,
+            suspects = find_suspects(ctx.machine, history, maps_any=rule.attribution.libraries,
                                      environ_key=rule.attribution.environ_key,
                                      environ_advice=rule.attribution.environ_advice,
                                      traced=[t for t in traced if t.share >= TRACED_MIN_SHARE][:3],
@@ -481,7 +486,7 @@ def match(findings: Sequence[Finding], history: History,
         if o.fallback:
             notes.append("growth of " + ", ".join(o.fallback) + " judged by the knowledge layer's own "
                          "test (the detector reported no finding for it)")
-        attribution = Attribution(slab=slab_aliases(ctx.host, caches), cgroups=charges,
+        attribution = Attribution(slab=slab_aliases(ctx.machine, caches), cgroups=charges,
                                   suspects=suspects)
         conf = float(np.mean(o.confidences)) if o.confidences else 0.7
         if suspects:

@@ -23,7 +23,8 @@ from typing import Any
 from memsleuth.analysis.detect import MIN_SAMPLES, MIN_SPAN_SECONDS, diagnose
 from memsleuth.analysis.findings import Coverage, Finding, coverage_json, findings_json
 from memsleuth.analysis.series import History, sample_count
-from memsleuth.knowledge.attribute import LibraryUse, ProcessRef, TracedCommand
+from memsleuth.host import Host
+from memsleuth.knowledge.attribute import LibraryUse, Machine, ProcessRef, TracedCommand
 from memsleuth.knowledge.loader import RuleSet
 from memsleuth.knowledge.match import Diagnosis, MatchContext, TracePlan, match, trace_plan
 
@@ -57,8 +58,11 @@ class DiagnosisSource:
     #: last sample (bundles and roots, which may be old)
     reference: float | None
     #: what attribution looks at (processes, maps, packages, environ): the live host or the newest
-    #: root; ``None``: the history alone
-    machine: Any = None
+    #: root (``memsleuth.collect.inspect.HostInspector``); ``None``: the history alone
+    machine: Machine | None = None
+    #: the host whose system files give the usage facts now (available-based used), the one
+    #: ``machine`` looks at; ``None``: the history's
+    host: Host | None = None
     #: runs traces on the live host (``--trace``); ``None``: no tracing
     tracer: Tracer | None = None
 
@@ -143,7 +147,8 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
     if source.tracer is not None and plan:
         traces, trace_errors = source.tracer(plan)
     traced = tuple(c for t in traces for c in t.commands)
-    matched = match(findings, history, MatchContext(host=source.machine, rules=options.rules, traced=traced))
+    context = MatchContext(machine=source.machine, host=source.host, rules=options.rules, traced=traced)
+    matched = match(findings, history, context)
     # a rule that explains healthy growth (class normal) is shown only when it explains a finding
     diagnoses = tuple(d for d in matched if d.rule.rule_class != "normal" or d.findings)
     return DiagnosisReport(coverage=coverage, history=history, findings=findings, diagnoses=diagnoses,

@@ -107,7 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.cli.commands.record import DEFAULT_DB
     from memsleuth.collect.diagnosis import SourceRequest, check_request, live_tracer, open_source
-    from memsleuth.knowledge.loader import load_rules
+    from memsleuth.collect.rules import load_rules
     from memsleuth.knowledge.report import DiagnosisOptions, run_diagnosis
     from memsleuth.trace.tracefs import TraceStopped
 

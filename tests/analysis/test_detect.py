@@ -7,15 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from memsleuth.analysis.detect import (
-    GAP_KEY,
-    AssessContext,
-    assess,
-    diagnose,
-    gap_series,
-    project,
-)
+from memsleuth.analysis.derived import GAP_KEY, gap_series
+from memsleuth.analysis.detect import diagnose
 from memsleuth.analysis.findings import GrowthClass
+from memsleuth.analysis.growth import AssessContext, assess
+from memsleuth.analysis.projection import project
 from memsleuth.analysis.series import History, ProcessInfo, Series
 
 HOUR = 3600.0
@@ -344,7 +340,7 @@ def test_a_daily_cycle_whose_peaks_vary_has_a_flat_daily_floor() -> None:
 
 
 def test_slowing_rise_is_a_warm_up() -> None:
-    from memsleuth.analysis.detect import _slowing
+    from memsleuth.analysis.growth import _slowing
 
     t = np.arange(0, 3 * HOUR, 120.0)
     warm = 1 - np.exp(-t / (1.5 * HOUR))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from memsleuth.analysis.derived import unaccounted
 from memsleuth.sources.meminfo import MemInfo
 from memsleuth.sources.zoneinfo import ZoneInfo, total_low_watermark_pages, totalreserve_pages
 from memsleuth.units import percent
@@ -215,6 +216,13 @@ def _hugetlb_bytes(m: MemInfo) -> int | None:
     return None
 
 
+def _slab_bytes(m: MemInfo) -> int | None:
+    """SReclaimable + SUnreclaim, as the two slab buckets hold it (the kernel's Slab line)."""
+    if m.s_reclaimable_bytes is None and m.s_unreclaim_bytes is None:
+        return m.slab_bytes
+    return (m.s_reclaimable_bytes or 0) + (m.s_unreclaim_bytes or 0)
+
+
 def _diff(a: int | None, b: int | None) -> int | None:
     if a is None:
         return None
@@ -283,7 +291,17 @@ def accounting(meminfo: MemInfo, *, vmalloc_overlap_bytes: int | None = None) ->
         Bucket(key=k, label=lbl, size_bytes=v, reclaimable=r, group=g, meaning=why)
         for k, lbl, v, r, g, why in spec
     )
-    gap = m.mem_total_bytes - sum(b.size_bytes or 0 for b in buckets)
+    # the gap by its one definition (analysis.derived), on the same terms the buckets hold: vmalloc
+    # less what vmallocinfo says is kernel stacks and per-CPU, HugeTLB from the pool if need be
+    fields = {"MemTotal": m.mem_total_bytes, "MemFree": m.mem_free_bytes, "Buffers": m.buffers_bytes,
+              "Cached": m.cached_bytes, "SwapCached": m.swap_cached_bytes, "AnonPages": m.anon_pages_bytes,
+              "Slab": _slab_bytes(m), "KReclaimable": m.k_reclaimable_bytes,
+              "SReclaimable": m.s_reclaimable_bytes, "KernelStack": m.kernel_stack_bytes,
+              "PageTables": m.page_tables_bytes, "SecPageTables": m.sec_page_tables_bytes,
+              "Percpu": m.percpu_bytes, "Hugetlb": _hugetlb_bytes(m), "Balloon": m.balloon_bytes,
+              "Zswap": m.zswap_bytes, "VmallocUsed": vmalloc}
+    gap = unaccounted(fields.get, required=("MemTotal",))
+    assert gap is not None  # MemTotal is always there
     return Accounting(
         total_bytes=m.mem_total_bytes, buckets=buckets, unaccounted_bytes=gap, notes=tuple(notes)
     )

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from memsleuth.analysis.series import History, ProcessInfo
+from memsleuth.units import human_bytes
 
 
 class GrowthClass(str, Enum):
@@ -84,8 +85,6 @@ class Finding:
     #: the numbers behind it: {"first": .., "last": .., "p_value": .., "samples": ..}
     evidence: Mapping[str, float | str | None] = field(default_factory=dict)
     projections: tuple[Projection, ...] = ()
-    #: one or two sentences for the SRE
-    summary: str = ""
     #: other series that move with it (e.g. SReclaimable for slab.dentry)
     related: tuple[str, ...] = ()
 
@@ -108,6 +107,24 @@ class Coverage:
     @property
     def seconds(self) -> float | None:
         return self.end - self.start if self.start is not None and self.end is not None else None
+
+
+_VERB = {
+    GrowthClass.LEAK: "grows without levelling off and is not given back",
+    GrowthClass.UNBOUNDED_CACHE: "grows without bound; the kernel could reclaim it, "
+                                 "so MemAvailable hides it but legacy 'used' does not",
+    GrowthClass.BOUNDED: "grew, then levelled off",
+    GrowthClass.NORMAL: "does not grow",
+}
+
+
+def describe(f: Finding) -> str:
+    """One sentence for the SRE: what grows, how, how fast (the terminal view and the JSON
+    ``summary`` both print it)."""
+    rate = (human_bytes(f.rate_per_hour) + "/h" if f.unit == "bytes" else f"{f.rate_per_hour:.3g}/h")
+    p = f.evidence.get("p_value")
+    test = f", p={p:.1g}" if isinstance(p, float | int) else ""
+    return f"{f.subject} {_VERB[f.growth_class]} ({rate}{test})."
 
 
 def process_of(f: Finding, processes: Mapping[str, ProcessInfo]) -> ProcessInfo | None:
@@ -143,7 +160,7 @@ def finding_json(f: Finding, coverage: Coverage, processes: Mapping[str, Process
         "confidence": f.confidence,
         "evidence": dict(f.evidence),
         "projections": [projection_json(p) for p in f.projections],
-        "summary": f.summary,
+        "summary": describe(f),
         "related": list(f.related),
         "process": process_json(proc) if proc is not None else None,
     }

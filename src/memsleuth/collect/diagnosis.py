@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from memsleuth.analysis.detect import MIN_SAMPLES, MIN_SPAN_SECONDS
+from memsleuth.analysis.growth import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, trim
 from memsleuth.collect.history import OnSample, history_from_hosts, history_from_store, history_from_watch
 from memsleuth.collect.inspect import HostInspector

@@ -20,8 +20,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from memsleuth.analysis.detect import MIN_SAMPLES, MIN_SPAN_SECONDS, diagnose
+from memsleuth.analysis.detect import diagnose
 from memsleuth.analysis.findings import Coverage, Finding, coverage_json, findings_json
+from memsleuth.analysis.growth import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, sample_count
 from memsleuth.host import Host
 from memsleuth.knowledge.attribute import LibraryUse, Machine, ProcessRef, TracedCommand

@@ -15,7 +15,7 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
-from memsleuth.analysis.findings import Coverage, Finding, Projection, process_of
+from memsleuth.analysis.findings import Coverage, Finding, Projection, describe, process_of
 from memsleuth.analysis.series import History, ProcessInfo
 from memsleuth.units import human_bytes
 from memsleuth.views.common import MISSING
@@ -163,8 +163,7 @@ def render_finding(i: int, f: Finding, window: Coverage,
     if f.related:
         t.add_row("related", ", ".join(f.related))
     body: list[RenderableType] = [t]
-    if f.summary:
-        body.append(Text(f.summary))
+    body.append(Text(describe(f)))
     return Group(head, Padding(Group(*body), (0, 0, 0, 3)))
 
 

@@ -31,6 +31,11 @@ requires_root = pytest.mark.skipif(not IS_ROOT, reason="needs root")
 os.environ["PYTHONPATH"] = os.pathsep.join([str(SRC.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/golden/* from the current output instead of comparing")
+
+
 def text_fixture(*parts: str) -> str:
     return TEXT.joinpath(*parts).read_text()
 

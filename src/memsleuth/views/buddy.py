@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.buddy import (
@@ -14,21 +14,25 @@ from memsleuth.analysis.buddy import (
     PCP_TYPES,
     AllocCheck,
     BuddyReport,
+    OrderRow,
     ZoneFrag,
     format_index,
 )
+from memsleuth.analysis.slab import SlabRow
 from memsleuth.units import human_bytes
-from memsleuth.views.common import MISSING, fmt_bytes
+from memsleuth.views.common import (
+    MISSING,
+    Column,
+    ColumnTable,
+    fmt_bytes,
+    fmt_int,
+    row_of,
+    rows_json,
+    table,
+)
 
 SCHEMA = "memsleuth.buddy/1"
 _TYPE_TITLES = {"Unmovable": "UNMOV", "Movable": "MOV", "Reclaimable": "RECL"}
-
-
-def _table(*titles: str, left: tuple[str, ...] = ()) -> Table:
-    t = Table(box=None, header_style="bold", pad_edge=False)
-    for title in titles:
-        t.add_column(title, justify="left" if title in left else "right")
-    return t
 
 
 def _zone_title(z: ZoneFrag, page: int) -> list[RenderableType]:
@@ -44,34 +48,80 @@ def _zone_title(z: ZoneFrag, page: int) -> list[RenderableType]:
     return out
 
 
-def render_zone(z: ZoneFrag, page: int, highlight: int | None) -> Table:
+def order_columns(page: int, types: Sequence[str] = ()) -> tuple[Column, ...]:
+    """One row per order; the JSON ``orders`` objects are the JSON columns, the migrate
+    types (from pagetypeinfo) are table only."""
+    return (
+        Column("order", "ORDER"),
+        Column("block_bytes", "BLOCK", human_bytes),
+        Column("free_blocks", "FREE BLKS", fmt_int),
+        Column("free_pages_at_or_above", "FREE ≥", lambda v: fmt_bytes(v * page),
+               meaning="free memory in blocks of this order or larger"),
+        Column("fragmentation_index_milli", "EXTFRAG", format_index),
+        Column("fragmentation_index", "EXTFRAG", show=False),
+        Column("unusable_index_milli", "UNUSABLE", lambda v: format_index(v, width=1)),
+        Column("unusable_index", "UNUSABLE", show=False),
+        *(Column(t, _TYPE_TITLES[t], fmt_int, json=False) for t in types),
+    )
+
+
+def _order_row(r: OrderRow, by_type: Mapping[str, tuple[int, ...]] | None,
+               types: Sequence[str]) -> dict[str, Any]:
+    return {"order": r.order, "block_bytes": r.block_bytes, "free_blocks": r.free_blocks,
+            "free_pages_at_or_above": r.free_pages_at_or_above,
+            "fragmentation_index_milli": r.fragmentation_index_milli,
+            "fragmentation_index": format_index(r.fragmentation_index_milli).strip(),
+            "unusable_index_milli": r.unusable_index_milli,
+            "unusable_index": format_index(r.unusable_index_milli, width=1),
+            **{t: by_type[t][r.order] for t in types if by_type is not None}}
+
+
+def render_zone(z: ZoneFrag, page: int, highlight: int | None) -> ColumnTable:
     types = [t for t in PCP_TYPES if z.by_type is not None and t in z.by_type]
-    t = _table("ORDER", "BLOCK", "FREE BLKS", "FREE ≥", "EXTFRAG", "UNUSABLE",
-               *(_TYPE_TITLES[x] for x in types))
-    for r in z.orders:
-        cells = [str(r.order), human_bytes(r.block_bytes), f"{r.free_blocks:,}",
-                 fmt_bytes(r.free_pages_at_or_above * page),
-                 format_index(r.fragmentation_index_milli), format_index(r.unusable_index_milli, width=1),
-                 *(f"{z.by_type[x][r.order]:,}" for x in types if z.by_type is not None)]
-        t.add_row(*cells, style="reverse" if r.order == highlight else None)
-    return t
+    return table(order_columns(page, types), [_order_row(r, z.by_type, types) for r in z.orders],
+                 row_styles=["reverse" if r.order == highlight else None for r in z.orders],
+                 overflow="ellipsis")
 
 
-def _verdict(c: AllocCheck) -> str:
-    if c.ok is None:
+def _verdict(ok: bool | None) -> str:
+    if ok is None:
         return "unknown"
-    return "yes" if c.ok else "NO"
+    return "yes" if ok else "NO"
 
 
-def render_checks(checks: tuple[AllocCheck, ...], page: int) -> Table:
-    t = _table("NODE", "ZONE", "ORDER", "SIZE", "FREE-(2^N-1)", "LOW+RESERVE", "BLOCK", "SUCCEEDS",
-               left=("ZONE",))
-    for c in checks:
-        t.add_row(str(c.node), c.zone, str(c.order), human_bytes(page << c.order),
-                  fmt_bytes(None if c.free_after_pages is None else c.free_after_pages * page),
-                  fmt_bytes(None if c.needed_pages is None else c.needed_pages * page),
-                  "yes" if c.has_block else "no", _verdict(c))
-    return t
+CHECK_COLUMNS: tuple[Column, ...] = (
+    Column("node", "NODE"),
+    Column("zone", "ZONE", justify="left"),
+    Column("order", "ORDER"),
+    Column("size_bytes", "SIZE", human_bytes),
+    Column("free_after_bytes", "FREE-(2^N-1)", fmt_bytes, meaning="free memory after the allocation"),
+    Column("needed_bytes", "LOW+RESERVE", fmt_bytes, meaning="what the zone must keep free"),
+    Column("has_block", "BLOCK", lambda v: "yes" if v else "no", meaning="a free block of the order"),
+    Column("verdict", "SUCCEEDS", meaning="yes, NO or unknown (no zoneinfo)"),
+)
+
+
+def render_checks(checks: tuple[AllocCheck, ...], page: int) -> ColumnTable:
+    return table(CHECK_COLUMNS, [
+        {"node": c.node, "zone": c.zone, "order": c.order, "size_bytes": page << c.order,
+         "free_after_bytes": None if c.free_after_pages is None else c.free_after_pages * page,
+         "needed_bytes": None if c.needed_pages is None else c.needed_pages * page,
+         "has_block": c.has_block, "verdict": _verdict(c.ok)} for c in checks], overflow="ellipsis")
+
+
+#: slab internal fragmentation; the JSON ``slab_waste.caches`` objects are the JSON columns
+WASTE_COLUMNS: tuple[Column, ...] = (
+    Column("name", "CACHE", justify="left", cut=26, ellipsis=False),
+    Column("size_bytes", "SIZE", human_bytes),
+    Column("active_bytes", "IN USE", human_bytes),
+    Column("waste_bytes", "WASTE", human_bytes),
+    Column("waste_percent", "WASTE%", lambda v: f"{v:.0f}%", json=False),
+    Column("objsize_bytes", "OBJ SIZE", human_bytes),
+)
+
+
+def _waste_row(r: SlabRow) -> dict[str, Any]:
+    return {**row_of(WASTE_COLUMNS, r), "waste_percent": 100.0 * r.waste_bytes / max(r.size_bytes, 1)}
 
 
 def render_buddy(report: BuddyReport, *, explain: bool, order: int | None) -> RenderableType:
@@ -93,12 +143,8 @@ def render_buddy(report: BuddyReport, *, explain: bool, order: int | None) -> Re
             f"Slab internal fragmentation: {human_bytes(tot.waste_bytes)} wasted of "
             f"{human_bytes(tot.size_bytes)} in slabs "
             f"({100.0 * tot.waste_bytes / max(tot.size_bytes, 1):.1f}%)", style="bold")]
-        t = _table("CACHE", "SIZE", "IN USE", "WASTE", "WASTE%", "OBJ SIZE", left=("CACHE",))
-        for r in report.slab_waste:
-            t.add_row(r.name[:26], human_bytes(r.size_bytes), human_bytes(r.active_bytes),
-                      human_bytes(r.waste_bytes), f"{100.0 * r.waste_bytes / max(r.size_bytes, 1):.0f}%",
-                      human_bytes(r.objsize_bytes))
-        parts.append(t)
+        parts.append(table(WASTE_COLUMNS, [_waste_row(r) for r in report.slab_waste],
+                           overflow="ellipsis"))
     for note in report.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     if explain:
@@ -165,13 +211,7 @@ def zone_json(z: ZoneFrag, page: int) -> dict[str, Any]:
         "largest_free_block_bytes": z.largest_free_block_bytes,
         "min_pages": z.min_pages, "low_pages": z.low_pages, "high_pages": z.high_pages,
         "free_blocks_by_type": None if z.by_type is None else {k: list(v) for k, v in z.by_type.items()},
-        "orders": [{"order": r.order, "block_bytes": r.block_bytes, "free_blocks": r.free_blocks,
-                    "free_pages_at_or_above": r.free_pages_at_or_above,
-                    "fragmentation_index_milli": r.fragmentation_index_milli,
-                    "fragmentation_index": format_index(r.fragmentation_index_milli).strip(),
-                    "unusable_index_milli": r.unusable_index_milli,
-                    "unusable_index": format_index(r.unusable_index_milli, width=1)}
-                   for r in z.orders],
+        "orders": rows_json(order_columns(page), [_order_row(r, None, ()) for r in z.orders]),
         "checks": [check_json(c, page) for c in z.checks],
     }
 
@@ -186,9 +226,7 @@ def report_json(report: BuddyReport) -> dict[str, Any]:
         "node_checks": [check_json(c, page) for c in report.node_checks],
         "slab_waste": None if report.slab_waste is None or tot is None else {
             "total_waste_bytes": tot.waste_bytes, "total_size_bytes": tot.size_bytes,
-            "caches": [{"name": r.name, "size_bytes": r.size_bytes, "active_bytes": r.active_bytes,
-                        "waste_bytes": r.waste_bytes, "objsize_bytes": r.objsize_bytes}
-                       for r in report.slab_waste]},
+            "caches": rows_json(WASTE_COLUMNS, [_waste_row(r) for r in report.slab_waste])},
         "notes": list(report.notes),
     }
 

@@ -68,6 +68,15 @@ CACHE_COLUMNS: tuple[Column, ...] = (
 )
 
 
+#: before and after --yes; the cells are formatted per bucket (bytes or a count)
+RESULT_COLUMNS: tuple[Column, ...] = (
+    Column("label", "BUCKET", str, justify="left"),
+    Column("before", "BEFORE", str),
+    Column("after", "AFTER", str),
+    Column("change", "CHANGE", str),
+)
+
+
 def _fmt(name: str, value: int | None, *, sign: bool = False) -> str:
     text = fmt_bytes(value) if LABELS[name][1] else fmt_int(value)
     return "+" + text if sign and value is not None and value > 0 else text
@@ -106,9 +115,7 @@ def render_reclaim(doc: Mapping[str, Any]) -> RenderableType:
     rows = [{"label": LABELS[b["name"]][0], "before": _fmt(b["name"], b["before"]),
              "after": _fmt(b["name"], b["after"]), "change": _fmt(b["name"], b["change"], sign=True)}
             for b in result["buckets"]]
-    cols = (Column("label", "BUCKET", str, justify="left"), Column("before", "BEFORE", str),
-            Column("after", "AFTER", str), Column("change", "CHANGE", str))
-    parts.append(table(cols, rows))
+    parts.append(table(RESULT_COLUMNS, rows))
     parts.append(Text(f"MemFree after {result['settle_seconds']:g}s settle: "
                       f"{fmt_bytes(result['mem_free_after_settle_bytes'])} "
                       "(it lags the drop on VMs with free page reporting)", style="dim"))

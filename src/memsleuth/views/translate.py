@@ -5,17 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from memsleuth.analysis.translate import Translation
 from memsleuth.sources.kpageflags import FLAGS
 from memsleuth.sources.maps import VmArea
 from memsleuth.units import human_bytes
+from memsleuth.views.common import Column, table
 
 SCHEMA = "memsleuth.translate/1"
 
 _MEANING = {name: meaning for name, meaning in FLAGS.values()}
+#: the walk, one step a row: what was looked up and what it gave
+STEP_COLUMNS: tuple[Column, ...] = (
+    Column("name", "", justify="left", style="bold"),
+    Column("value", "", justify="left"),
+)
 
 
 def _vma(v: VmArea | None) -> str:
@@ -30,38 +35,41 @@ def _bits(t: Translation) -> str:
 
 
 def render_translation(t: Translation, *, explain: bool) -> RenderableType:
-    g = Table(box=None, show_header=False, pad_edge=False, title=Text(f"{t.pid}: 0x{t.address:x}"),
-              title_justify="left")
-    g.add_column(style="bold")
-    g.add_column()
-    g.add_row("paging", f"{t.split.levels}-level ({t.levels_reason})")
-    g.add_row("indices", _bits(t))
-    g.add_row("vma", Text(_vma(t.vma)))  # Text: "[heap]" is not rich markup
+    rows: list[dict[str, Any]] = []
+
+    def add(name: str, value: str) -> None:
+        rows.append({"name": name, "value": value})
+
+    add("paging", f"{t.split.levels}-level ({t.levels_reason})")
+    add("indices", _bits(t))
+    add("vma", _vma(t.vma))
     e = t.entry
     state = {"unmapped": "not mapped (an access is a segmentation fault)",
              "present": "present in RAM",
              "swapped": "swapped out",
              "not_present": "not present (never touched, or dropped): the next access faults",
              "unknown": "unknown (pagemap unreadable)"}[t.state]
-    g.add_row("page", state)
+    add("page", state)
     if e is not None:
         bits = [name for name, on in (("file/shared-anon", e.file_or_shared_anon),
                                       ("exclusive", e.exclusive), ("soft-dirty", e.soft_dirty),
                                       ("uffd-wp", e.uffd_wp), ("guard", e.guard_region)) if on]
-        g.add_row("pagemap", f"0x{e.raw:016x}" + (f" ({', '.join(bits)})" if bits else ""))
+        add("pagemap", f"0x{e.raw:016x}" + (f" ({', '.join(bits)})" if bits else ""))
         if e.present:
-            g.add_row("pfn", "hidden (needs root)" if e.pfn is None else f"0x{e.pfn:x} ({e.pfn})")
+            add("pfn", "hidden (needs root)" if e.pfn is None else f"0x{e.pfn:x} ({e.pfn})")
         if e.swapped and e.swap_type is not None:
-            g.add_row("swap", f"type {e.swap_type}, offset 0x{e.swap_offset or 0:x}")
+            add("swap", f"type {e.swap_type}, offset 0x{e.swap_offset or 0:x}")
     if t.physical_address is not None:
-        g.add_row("physical", f"0x{t.physical_address:x}")
+        add("physical", f"0x{t.physical_address:x}")
     if t.flags is not None:
-        g.add_row("flags", " ".join(t.flags.names) or "(none)")
+        add("flags", " ".join(t.flags.names) or "(none)")
     if t.mapcount is not None:
         entries = "entry maps" if t.mapcount == 1 else "entries map"
-        g.add_row("mapcount", f"{t.mapcount} page-table {entries} this frame")
+        add("mapcount", f"{t.mapcount} page-table {entries} this frame")
     if t.entry is not None and t.entry.pfn is not None:
-        g.add_row("numa node", "-" if t.numa_node is None else str(t.numa_node))
+        add("numa node", "-" if t.numa_node is None else str(t.numa_node))
+    g = table(STEP_COLUMNS, rows, title=Text(f"{t.pid}: 0x{t.address:x}"), title_justify="left",
+              show_header=False, overflow="ellipsis")
     parts: list[RenderableType] = [g]
     for note in t.notes:
         parts.append(Text(f"note: {note}", style="yellow"))

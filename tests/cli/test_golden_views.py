@@ -1,0 +1,245 @@
+"""Golden output of every view, run through the CLI on fixture roots.
+
+Each case is compared three ways: piped text (stdout not a terminal: plain
+columns, no value cut), terminal text (``TTY_COMPATIBLE=1``: the rich table,
+escape codes stripped) and ``--json``.  ``COLUMNS`` is fixed so the width does
+not depend on the machine; the roots' capture time (the mtime of
+``proc/meminfo``) is set, so nothing depends on the clock.
+
+Rewrite the files after an intended change with
+``python3 -m pytest tests/cli/test_golden_views.py --update-golden`` and read
+the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import HOSTS, TEXT, CliResult
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+L618 = TEXT / "linux-6.18"
+PAGE = 4096
+WIDTH = "80"
+#: capture times (Unix seconds) given to the roots: the founding alarm, the 6.18 VM's capture
+FOUNDING_AT = 1574251200  # 2019-11-20 12:00 UTC
+L618_AT = 1764066361  # 2026-11-25 10:26:01 UTC (PROVENANCE-kstate.md)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+#: /proc/7109/cmdline of the 6.18 root; long on purpose, to show that piped output is not cut
+L618_CMDLINE = ("/root/.pyenv/versions/3.11.7/bin/python3.11", "fixture.py", "--hold-pages", "4096",
+                "--threads", "2", "--label", "golden-output-of-every-memsleuth-view")
+
+
+# -- roots ---------------------------------------------------------------------
+
+
+def _centos6(dest: Path) -> None:
+    shutil.copytree(HOSTS / "centos6-founding", dest)
+
+
+def _numa(dest: Path) -> None:
+    shutil.copytree(HOSTS / "numa-2node", dest)
+
+
+def _linux618(dest: Path) -> None:
+    """The 6.18 VM's captured files (PROVENANCE-*.md there) as one root, pid 7109 the python3.11."""
+    proc = dest / "proc"
+    for name in ("meminfo", "vmstat", "stat", "buddyinfo", "pagetypeinfo", "zoneinfo", "slabinfo",
+                 "vmallocinfo", "loadavg"):
+        (proc / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(L618 / f"proc_{name}", proc / name)
+    for name in ("fs/dentry-state", "fs/inode-nr", "fs/file-nr", "vm/min_free_kbytes"):
+        (proc / "sys" / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(L618 / f"proc_sys_{name.replace('/', '_')}", proc / "sys" / name)
+    (proc / "sys/kernel").mkdir(parents=True)
+    (proc / "sys/kernel/hostname").write_text("devvm-6-18\n")
+    (proc / "version").write_text("Linux version 6.18.44 (fixture@memsleuth) #1 SMP PREEMPT_DYNAMIC\n")
+    pid = proc / "7109"
+    pid.mkdir()
+    for name in ("stat", "status", "statm", "smaps", "smaps_rollup", "maps"):
+        shutil.copy(L618 / f"pid_{name}", pid / name)
+    (pid / "cmdline").write_bytes(b"\0".join(a.encode() for a in L618_CMDLINE) + b"\0")
+    kthread = proc / "2"  # a kernel thread: no user memory, shown with --kernel-threads
+    kthread.mkdir()
+    for name in ("stat", "status"):
+        shutil.copy(L618 / f"pid_{name}_kthread", kthread / name)
+    (kthread / "cmdline").write_bytes(b"")
+
+
+def _translate(dest: Path) -> None:
+    """A hand-made root for pid 42 (as tests/cli/test_translate.py): 5-level paging, one present
+    page with flags and mapcount, one swapped, one never touched."""
+    proc = dest / "proc"
+    (proc / "42").mkdir(parents=True)
+    (proc / "42" / "stat").write_text("42 (fake) S 1 42 42 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 100 "
+                                      "1000000 10 " + " ".join(["0"] * 29) + "\n")
+    (proc / "42" / "maps").write_text(
+        "7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
+        "7f0000010000-7f0000011000 r--p 00000000 fe:00 123                        /data/file.bin\n")
+    (proc / "cpuinfo").write_text("processor\t: 0\nflags\t\t: fpu pse la57 sse\n")
+    pfn = 0x18001  # in memory block 3 with 128 MiB blocks
+    entries = {0x7F0000000000: (1 << 63) | (1 << 56) | pfn, 0x7F0000001000: (1 << 62) | (0x99 << 5) | 1}
+    with open(proc / "42" / "pagemap", "wb") as f:
+        for vaddr, value in entries.items():
+            f.seek(vaddr // PAGE * 8)
+            f.write(value.to_bytes(8, sys.byteorder))
+        f.seek(0x7F0000011000 // PAGE * 8)
+        f.write(b"\0" * 8)
+    with open(proc / "kpageflags", "wb") as f:
+        f.seek(pfn * 8)
+        f.write(((1 << 5) | (1 << 11) | (1 << 12) | (1 << 14)).to_bytes(8, sys.byteorder))
+    with open(proc / "kpagecount", "wb") as f:
+        f.seek(pfn * 8)
+        f.write((2).to_bytes(8, sys.byteorder))
+    (dest / "sys/devices/system/memory").mkdir(parents=True)
+    (dest / "sys/devices/system/memory/block_size_bytes").write_text("8000000\n")
+    (dest / "sys/devices/system/node/node0/memory0").mkdir(parents=True)
+    (dest / "sys/devices/system/node/node1/memory3").mkdir(parents=True)
+
+
+ROOTS: dict[str, tuple[Callable[[Path], None], int | None]] = {
+    "centos6": (_centos6, FOUNDING_AT),
+    "numa": (_numa, FOUNDING_AT),
+    "linux-6.18": (_linux618, L618_AT),
+    "translate": (_translate, None),
+}
+
+
+@pytest.fixture(scope="module")
+def roots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every root under one directory; the CLI is given the name, so ``host.source`` is stable."""
+    top = tmp_path_factory.mktemp("golden-roots")
+    for name, (build, at) in ROOTS.items():
+        build(top / name)
+        if at is not None:
+            os.utime(top / name / "proc" / "meminfo", (at, at))
+    return top
+
+
+# -- cases ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    root: str
+    args: tuple[str, ...]
+    json: bool = True
+    #: exit status the command gives on this root (translate without frame numbers is 2)
+    code: int = 0
+
+
+CASES = (
+    Case("free", "centos6", ("free",)),
+    Case("free-legacy", "centos6", ("free", "--legacy", "-h", "-w", "-t"), json=False),
+    Case("free-6.18", "linux-6.18", ("free", "-h")),
+    Case("meminfo", "centos6", ("meminfo",)),
+    Case("meminfo-explain", "linux-6.18", ("meminfo", "--explain")),
+    Case("vmstat", "linux-6.18", ("vmstat",)),
+    Case("vmstat-mem", "linux-6.18", ("vmstat", "--mem")),
+    Case("slab", "centos6", ("slab", "--limit", "8")),
+    Case("slab-6.18", "linux-6.18", ("slab", "--limit", "12", "--sort", "waste", "--aliases")),
+    Case("top", "linux-6.18", ("top", "--wide", "--kernel-threads")),
+    Case("top-group", "linux-6.18", ("top", "--group-by", "command", "--kernel-threads")),
+    Case("smaps", "linux-6.18", ("smaps", "7109", "--sort", "rss")),
+    Case("maps", "linux-6.18", ("maps", "7109", "--explain")),
+    Case("numa", "numa", ("numa", "--explain")),
+    Case("buddy", "linux-6.18", ("buddy", "--order", "4", "--explain")),
+    Case("status", "centos6", ("status",)),
+    Case("status-6.18", "linux-6.18", ("status",)),
+    Case("faults", "linux-6.18", ("faults", "--explain")),
+    Case("translate", "translate", ("translate", "42", "0x7f0000000abc", "--explain")),
+    Case("reclaim", "centos6", ("reclaim", "--both")),
+)
+
+
+def _run(run_cli: Callable[..., CliResult], roots: Path, monkeypatch: pytest.MonkeyPatch, case: Case,
+         *extra: str, columns: str = WIDTH, tty: bool = False) -> CliResult:
+    monkeypatch.chdir(roots)
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    if tty:
+        monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich's switch: treat stdout as a terminal
+    else:
+        monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    res = run_cli("--root", case.root, *case.args, *extra)
+    assert res.code == case.code, res.err
+    return res
+
+
+def _check(request: pytest.FixtureRequest, name: str, got: str) -> None:
+    path = GOLDEN / name
+    if request.config.getoption("--update-golden"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(got)
+        return
+    assert path.exists(), f"{path} is missing: run pytest with --update-golden"
+    assert got == path.read_text(), f"{name} differs from its golden file (--update-golden rewrites it)"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_piped_text(case: Case, run_cli: Callable[..., CliResult], roots: Path,
+                    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    res = _run(run_cli, roots, monkeypatch, case)
+    assert "\x1b[" not in res.out
+    _check(request, f"{case.name}.txt", res.out)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_terminal_text(case: Case, run_cli: Callable[..., CliResult], roots: Path,
+                       monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    res = _run(run_cli, roots, monkeypatch, case, tty=True)
+    _check(request, f"{case.name}.tty.txt", ANSI.sub("", res.out))
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.json], ids=[c.name for c in CASES if c.json])
+def test_json(case: Case, run_cli: Callable[..., CliResult], roots: Path,
+              monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    res = _run(run_cli, roots, monkeypatch, case, "--json")
+    doc = res.json()
+    assert doc["host"]["source"] == case.root
+    _check(request, f"{case.name}.json", res.out)
+
+
+# -- piped output is never cut ---------------------------------------------------
+
+
+NARROW = (
+    Case("top-narrow", "linux-6.18", ("top", "--wide")),
+    Case("smaps-narrow", "linux-6.18", ("smaps", "7109", "--wide")),
+    Case("faults-narrow", "linux-6.18", ("faults",)),
+)
+
+
+@pytest.mark.parametrize("case", NARROW, ids=[c.name for c in NARROW])
+def test_piped_narrow_output_keeps_every_value(case: Case, run_cli: Callable[..., CliResult],
+                                               roots: Path, monkeypatch: pytest.MonkeyPatch,
+                                               request: pytest.FixtureRequest) -> None:
+    """At 40 columns, a pipe still gets every command line and path in full, one row per line."""
+    res = _run(run_cli, roots, monkeypatch, case, columns="40")
+    assert "…" not in res.out
+    doc = _run(run_cli, roots, monkeypatch, case, "--json", columns="40").json()
+    if case.args[0] == "top":
+        full = [p["command"] for p in doc["processes"]]
+    elif case.args[0] == "smaps":
+        full = [m["pathname"] for m in doc["mappings"] if m["pathname"]]
+    else:
+        full = [p["command"] for s in doc["samples"] for p in s["processes"]]
+    assert full
+    lines = res.out.splitlines()
+    for value in full:
+        assert any(value in line for line in lines), value
+    _check(request, f"{case.name}.txt", res.out)
+    # on a terminal of the same width the same table is cut to fit
+    tty = _run(run_cli, roots, monkeypatch, case, columns="40", tty=True)
+    assert "…" in ANSI.sub("", tty.out)

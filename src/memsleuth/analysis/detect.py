@@ -27,7 +27,7 @@ from memsleuth.analysis.growth import (
 )
 from memsleuth.analysis.projection import mem_total, projections_for
 from memsleuth.analysis.series import History, Series
-from memsleuth.analysis.subjects import Subject, candidate_keys, covers, object_bytes, subject
+from memsleuth.analysis.subjects import Subject, candidate_keys, covers, object_bytes, subject, traits
 from memsleuth.analysis.trend import FloatArray
 from memsleuth.keys import ProcessKey, parse_key
 
@@ -121,10 +121,7 @@ def diagnose(history: History, *, now: float | None = None) -> list[Finding]:
     assessed: dict[str, Assessment] = {}
     times_cache: dict[int, FloatArray] = {}  # series from one snapshot stream often share their times
     for key, s in series.items():
-        sub = subjects[key]
-        ctx = AssessContext(mem_total_bytes=mem_total_int, unit=sub.unit, reclaimable=sub.reclaimable,
-                            drop_slab_times=drops if sub.reclaimable else (),
-                            object_bytes=object_bytes(key))
+        ctx = context_for(key, subjects[key], mem_total_bytes=mem_total_int, drop_slab_times=drops)
         tarr = times_cache.get(id(s.times))
         if tarr is None:
             tarr = times_cache[id(s.times)] = as_array(s.times)
@@ -232,6 +229,30 @@ def _replace_class(a: Assessment, cls: GrowthClass) -> Assessment:
     return dataclasses.replace(a, growth_class=cls)
 
 
+def context_for(key: str, sub: Subject | None, *, mem_total_bytes: int | None,
+                drop_slab_times: tuple[float, ...] = ()) -> AssessContext:
+    """What the growth judgement is told about a series: its unit, whether the kernel can reclaim
+    it (and when someone dropped caches), the effect-size floor's reference.  ``key`` names a
+    series that is not a subject (a derived sum, slab object counts): its unit and reclaim come from
+    the key (:func:`.subjects.traits`)."""
+    unit, reclaimable = (sub.unit, sub.reclaimable) if sub is not None else traits(key)
+    return AssessContext(mem_total_bytes=mem_total_bytes, unit=unit, reclaimable=reclaimable,
+                         drop_slab_times=drop_slab_times if reclaimable else (),
+                         object_bytes=object_bytes(key))
+
+
+def judge(history: History, key: str) -> Assessment:
+    """The growth judgement of one series of ``history`` (derived ones included), in the context
+    :func:`diagnose` gives it: for a caller that asks about one series (the rule matcher, fleet)."""
+    s = history.get(key) or derived(history, key)
+    if s is None:
+        raise KeyError(key)
+    total = mem_total(history)
+    ctx = context_for(key, subject(key, history), mem_total_bytes=int(total) if total else None,
+                      drop_slab_times=_increments(history, "vmstat.drop_slab"))
+    return assess_arrays(key, as_array(s.times), as_array(s.values), context=ctx)
+
+
 def _until(history: History, now: float) -> History:
     if history.end is None or history.end <= now:
         return history
@@ -261,4 +282,5 @@ def _finding(history: History, sub: Subject, a: Assessment, s: Series, related: 
     )
 
 
-__all__ = ["BOUNDED_REPORT_FRACTION", "anon_residual", "diagnose", "judged_keys", "reclaim_evidence"]
+__all__ = ["BOUNDED_REPORT_FRACTION", "anon_residual", "context_for", "diagnose", "judge", "judged_keys",
+           "reclaim_evidence"]

@@ -189,6 +189,12 @@ def as_array(values: tuple[float, ...]) -> FloatArray:
     return np.fromiter(values, dtype=np.float64, count=len(values))
 
 
+def rising(a: Assessment) -> bool:
+    """A significant upward trend, whatever the class: what a rule that explains *healthy* growth
+    (page cache filling, a cgroup's cache) asks of a series judged NORMAL (rule 2 alone)."""
+    return a.trend_p_value < ALPHA and a.slope_low_per_hour > 0
+
+
 def assess(series: Series, *, context: AssessContext | None = None) -> Assessment:
     """Classify one series' growth (see the module docstring for the rules)."""
     return assess_arrays(series.key, as_array(series.times), as_array(series.values), context=context)
@@ -366,4 +372,4 @@ def _leaves_normal_range(tt: FloatArray, ym: FloatArray, start: int, slope: floa
 
 
 __all__ = ["ALPHA", "HOUR", "MIN_SAMPLES", "MIN_SPAN_SECONDS", "AssessContext", "as_array", "assess",
-           "assess_arrays"]
+           "assess_arrays", "rising"]

@@ -203,6 +203,22 @@ def covers(primary: Subject, other: Subject, history: History) -> bool:
     return False
 
 
+def traits(key: str) -> tuple[str, bool]:
+    """(unit, reclaimable) of any series key, a subject or not: ``count`` unless the key names bytes
+    (meminfo sizes, ``*_bytes``, cgroup memory files); reclaimable for the kernel caches the
+    shrinkers free (reclaimable slab caches, dentries, inodes, SReclaimable and KReclaimable)."""
+    k = parse_key(key)
+    if isinstance(k, MeminfoKey):
+        return ("count" if k.field.startswith("HugePages_") else "bytes"), k.field in _MEMINFO_RECLAIMABLE
+    if isinstance(k, SlabKey):
+        return ("bytes" if k.field.endswith("_bytes") else "count"), is_reclaimable_cache(k.cache)
+    if isinstance(k, CgroupKey):
+        byte = k.stat in _CGROUP_BYTE_KEYS if k.stat is not None else True
+        return ("bytes" if byte else "count"), k.stat in _CGROUP_RECLAIMABLE
+    reclaimable = key.startswith(("dentry.", "inode.")) or key.endswith("_reclaimable_bytes")
+    return ("bytes" if key.endswith("_bytes") else "count"), reclaimable
+
+
 def object_bytes(key: str) -> float | None:
     """About what one object of a counted kind costs (``dentry.*``: 192 B), else ``None``."""
     return next((b for p, b in _OBJECT_BYTES if key.startswith(p)), None)
@@ -250,4 +266,4 @@ _MEMINFO_TO_CGROUP: dict[str, tuple[str, ...]] = {
 }
 
 
-__all__ = ["Subject", "candidate_keys", "covers", "is_reclaimable_cache", "object_bytes", "subject"]
+__all__ = ["Subject", "candidate_keys", "covers", "is_reclaimable_cache", "object_bytes", "subject", "traits"]

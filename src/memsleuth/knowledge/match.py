@@ -7,9 +7,9 @@ the :class:`~memsleuth.analysis.series.History` they came from and a
 
 "Grows" means: the detector reported the series with a growth class other
 than NORMAL (or the class the rule asks for).  When the detector said
-nothing about a series (it may not assess every key), a strict fallback
-(5% growth, 75% of sample pairs rising, positive Theil-Sen slope) decides,
-and the diagnosis says so.  Conditions are data (see
+nothing about a series (not a subject of its own, such as legacy used, or
+too short for it), the same growth judgement is asked about that one series
+(:func:`memsleuth.analysis.detect.judge`), and the diagnosis says so.  Conditions are data (see
 :mod:`memsleuth.knowledge.schema`); nothing is evaluated as code.
 """
 
@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from memsleuth.analysis.detect import judged_keys
+from memsleuth.analysis.derived import LEGACY_USED_KEY, with_derived
+from memsleuth.analysis.detect import judge, judged_keys
 from memsleuth.analysis.findings import Finding, GrowthClass
+from memsleuth.analysis.growth import rising
 from memsleuth.analysis.series import History, Series
 from memsleuth.analysis.slab import known_reclaimable
 from memsleuth.errors import MemsleuthError
@@ -41,8 +43,6 @@ from memsleuth.knowledge.loader import RuleSet
 from memsleuth.knowledge.schema import Check, Evidence, Grow, ProcessCond, Rule
 from memsleuth.units import human_bytes
 
-FALLBACK_MIN_REL_GROWTH = 0.05
-FALLBACK_MIN_CONCORDANCE = 0.75
 #: a traced command is named as a suspect of a rule with no process condition from this share of
 #: the trace's events
 TRACED_MIN_SHARE = 0.05
@@ -50,8 +50,6 @@ TRACED_MIN_SHARE = 0.05
 KMALLOC_PREFIXES = ("kmalloc-", "kmalloc-rcl-", "kmalloc-cg-", "dma-kmalloc-", "kmalloc-rnd-")
 _RECLAIMABLE_KEYS = ("meminfo.SReclaimable", "meminfo.KReclaimable", "dentry.", "inode.")
 _DROP = re.compile(r"echo\s+([123])\s*>\s*/proc/sys/vm/drop_caches")
-_GAP_MINUS = ("MemFree", "Buffers", "Cached", "SwapCached", "AnonPages", "Slab", "KernelStack",
-              "PageTables", "SecPageTables", "Percpu", "Hugetlb", "Balloon", "Zswap", "VmallocUsed")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,81 +98,18 @@ class Diagnosis:
         return self.rule.id
 
 
-# -- series helpers ---------------------------------------------------------
+# -- growth: the detector's judgement, asked about one series at a time ---------------------------
 
 
-def theil_sen_per_hour(s: Series) -> float:
-    """Median pairwise slope, in the series' unit per hour (0 for < 2 points)."""
-    if len(s) < 2:
-        return 0.0
-    t = np.asarray(s.times, dtype=float)
-    y = np.asarray(s.values, dtype=float)
-    i, j = np.triu_indices(len(t), k=1)
-    dt = t[j] - t[i]
-    ok = dt > 0
-    if not ok.any():
-        return 0.0
-    return float(np.median((y[j] - y[i])[ok] / dt[ok]) * 3600.0)
-
-
-def _fallback_growth(s: Series) -> tuple[bool, str, float]:
-    """(grows, class, confidence) by a strict, simple test."""
-    if len(s) < 4:
-        return False, GrowthClass.NORMAL.value, 0.0
-    y = np.asarray(s.values, dtype=float)
-    first, last = y[0], y[-1]
-    if last - first <= FALLBACK_MIN_REL_GROWTH * max(abs(first), 1.0):
-        return False, GrowthClass.NORMAL.value, 0.0
-    i, j = np.triu_indices(len(y), k=1)
-    d = y[j] - y[i]
-    moved = d != 0
-    concordance = float((d[moved] > 0).mean()) if moved.any() else 0.0
-    if concordance < FALLBACK_MIN_CONCORDANCE or theil_sen_per_hour(s) <= 0:
-        return False, GrowthClass.NORMAL.value, 0.0
-    tail = y[int(len(y) * 0.7):]
-    if tail.max() - tail.min() < 0.1 * (y.max() - y.min()):
-        cls = GrowthClass.BOUNDED.value
-    elif s.key.startswith(_RECLAIMABLE_KEYS) or (
-            s.key.startswith("slab.") and known_reclaimable(s.key.split(".")[1])):
-        cls = GrowthClass.UNBOUNDED_CACHE.value
-    else:
-        cls = GrowthClass.LEAK.value
-    return True, cls, round(0.8 * concordance, 3)
-
-
-def derived_series(history: History) -> dict[str, Series]:
-    """``derived.*``: legacy used, the unaccounted gap, KReclaimable - SReclaimable."""
-    m = {k.removeprefix("meminfo."): s for k, s in history.series.items() if k.startswith("meminfo.")}
-    total = m.get("MemTotal")
-    out: dict[str, Series] = {}
-    if total is None:
-        return out
-
-    def aligned(names: Iterable[str]) -> dict[str, dict[float, float]]:
-        return {n: dict(zip(m[n].times, m[n].values, strict=True)) for n in names if n in m}
-
-    base = aligned(["MemTotal", "MemFree", "KReclaimable", "SReclaimable", *_GAP_MINUS])
-    times = [t for t in total.times if "MemFree" in base and t in base["MemFree"]]
-    if times:
-        out["derived.legacy_used_bytes"] = Series(
-            key="derived.legacy_used_bytes", times=tuple(times),
-            values=tuple(base["MemTotal"][t] - base["MemFree"][t] for t in times))
-    if "KReclaimable" in base and "SReclaimable" in base:
-        kt = [t for t in times if t in base["KReclaimable"] and t in base["SReclaimable"]]
-        out["derived.kernel_misc_reclaimable_bytes"] = Series(
-            key="derived.kernel_misc_reclaimable_bytes", times=tuple(kt),
-            values=tuple(base["KReclaimable"][t] - base["SReclaimable"][t] for t in kt))
-    if all(n in base for n in ("MemFree", "Cached", "AnonPages", "Slab")):
-        gt = [t for t in times if all(t in base[n] for n in _GAP_MINUS if n in base)]
-        vals = []
-        for t in gt:
-            v = base["MemTotal"][t] - sum(base[n][t] for n in _GAP_MINUS if n in base)
-            if "KReclaimable" in base and "SReclaimable" in base:
-                v -= base["KReclaimable"][t] - base["SReclaimable"][t]
-            vals.append(v)
-        out["derived.unaccounted_bytes"] = Series(key="derived.unaccounted_bytes", times=tuple(gt),
-                                                  values=tuple(vals))
-    return out
+def _judged_growth(history: History, key: str, *, healthy: bool) -> tuple[bool, str, float, float]:
+    """(grows, class, confidence, slope per hour) of a series the detector reported nothing about,
+    by the detector's own judgement (:func:`memsleuth.analysis.detect.judge`).  ``healthy``: a rule
+    that explains healthy growth asks only whether the series rises significantly."""
+    a = judge(history, key)
+    if healthy:
+        grows = rising(a)
+        return grows, a.growth_class.value, (a.confidence or 0.5) if grows else 0.0, a.slope_per_hour
+    return a.growth_class is not GrowthClass.NORMAL, a.growth_class.value, a.confidence, a.slope_per_hour
 
 
 class _Eval:
@@ -184,13 +119,15 @@ class _Eval:
         self.host = host
         self.machine = machine
         self.traced = tuple(traced)
-        self.series: dict[str, Series] = {**history.series, **derived_series(history)}
+        self.history = history = with_derived(history)
+        self.series: Mapping[str, Series] = history.series
         # a finding speaks for its related series too (SReclaimable, nr_dentry beside slab dentry)
         self.findings = {k: f for f in reversed(findings) for k in (*f.related, f.series_key)}
         self.findings_list = list(findings)
         # series the detector judged and found normal: no second opinion on those
         self.judged = judged_keys(history)
         self._growth: dict[str, tuple[bool, str, float, bool]] = {}
+        self._judged: dict[tuple[str, bool], tuple[bool, str, float, float]] = {}
 
     def keys(self, pattern: str) -> list[str]:
         if any(c in pattern for c in "*?["):
@@ -198,13 +135,14 @@ class _Eval:
         return [pattern] if pattern in self.series else []
 
     def growth(self, key: str, *, healthy: bool = False) -> tuple[bool, str, float, bool]:
-        """(grows, class, confidence, by_fallback).
+        """(grows, class, confidence, judged here): the detector's finding, or its judgement of the
+        series when it reported nothing (not a subject, or too short for :func:`diagnose`).
 
         ``healthy``: for a rule that explains healthy growth (class normal), a
-        series the detector judged normal may still grow: the fallback decides.
+        series the detector judged normal may still rise: the judgement's trend test decides.
         """
         if healthy and key not in self.findings and key in self.judged:
-            g, cls, conf = _fallback_growth(self.series[key])
+            g, cls, conf, _ = self._judge(key, healthy=True)
             return (g, cls, conf, True)
         got = self._growth.get(key)
         if got is None:
@@ -217,10 +155,23 @@ class _Eval:
                 # during the window: start-up growth is not a leak)
                 got = (False, GrowthClass.NORMAL.value, 0.0, False)
             else:
-                g, cls, conf = _fallback_growth(self.series[key])
+                g, cls, conf, _ = self._judge(key, healthy=False)
                 got = (g, cls, conf, True)
             self._growth[key] = got
         return got
+
+    def _judge(self, key: str, *, healthy: bool) -> tuple[bool, str, float, float]:
+        got = self._judged.get((key, healthy))
+        if got is None:
+            got = self._judged[(key, healthy)] = _judged_growth(self.history, key, healthy=healthy)
+        return got
+
+    def rate_per_hour(self, key: str) -> float:
+        """The growth rate the evidence quotes: the finding's, else the judgement's slope."""
+        f = self.findings.get(key)
+        if f is not None and f.series_key == key:
+            return f.rate_per_hour
+        return self._judge(key, healthy=True)[3]
 
     def number(self, patterns: Sequence[str], use: str) -> float | None:
         keys = list(dict.fromkeys(k for p in patterns for k in self.keys(p)))
@@ -270,8 +221,7 @@ def _grows(ev: _Eval, g: Grow, out: _Outcome, *, healthy: bool = False) -> bool:
         out.confidences.append(conf)
         if fb:
             out.fallback.append(key)
-        s = ev.series[key]
-        out.evidence[f"{key} per hour"] = round(theil_sen_per_hour(s), 3)
+        out.evidence[f"{key} per hour"] = round(ev.rate_per_hour(key), 3)
     return hit
 
 
@@ -343,11 +293,11 @@ def usage_facts(ev: _Eval) -> dict[str, float | str | None]:
     mt = total.values[-1]
     if "meminfo.SReclaimable" in s:
         facts["reclaimable_slab_bytes"] = s["meminfo.SReclaimable"].values[-1]
-    legacy = s.get("derived.legacy_used_bytes")
+    legacy = s.get(LEGACY_USED_KEY)
     if legacy is not None and legacy.values:
         used = legacy.values[-1]
         facts["legacy_used_percent"] = round(100.0 * used / mt, 1)
-        rate = theil_sen_per_hour(legacy)
+        rate = ev.rate_per_hour(LEGACY_USED_KEY)
         facts["legacy_used_bytes_per_hour"] = round(rate, 1)
         target = 0.9 * mt
         facts["hours_to_90_legacy"] = (0.0 if used >= target else
@@ -484,8 +434,8 @@ def match(findings: Sequence[Finding], history: History, context: MatchContext) 
         charges = cgroup_charges(history) if caches else ()
         notes = []
         if o.fallback:
-            notes.append("growth of " + ", ".join(o.fallback) + " judged by the knowledge layer's own "
-                         "test (the detector reported no finding for it)")
+            notes.append("growth of " + ", ".join(o.fallback) + " judged on its own series (the "
+                         "detector reports no finding for it: not a subject of its own, or judged normal)")
         attribution = Attribution(slab=slab_aliases(ctx.machine, caches), cgroups=charges,
                                   suspects=suspects)
         conf = float(np.mean(o.confidences)) if o.confidences else 0.7
@@ -503,5 +453,5 @@ def match(findings: Sequence[Finding], history: History, context: MatchContext) 
     return out
 
 
-__all__ = ["Diagnosis", "MatchContext", "RemedyText", "TracePlan", "derived_series", "match",
-           "theil_sen_per_hour", "trace_plan", "usage_facts"]
+__all__ = ["Diagnosis", "MatchContext", "RemedyText", "TracePlan", "match", "trace_plan",
+           "usage_facts"]

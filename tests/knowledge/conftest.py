@@ -9,6 +9,7 @@ from pathlib import Path
 
 from memsleuth.analysis.findings import Finding
 from memsleuth.analysis.series import History, Series
+from memsleuth.collect.diagnosis import usage_now
 from memsleuth.collect.inspect import HostInspector
 from memsleuth.collect.rules import load_rules
 from memsleuth.host import Host
@@ -48,7 +49,7 @@ def history_from_dirs(roots: Sequence[str]) -> History:
 def context(host: Host | None, traced: tuple[TracedCommand, ...] = ()) -> MatchContext:
     """What diagnose hands the matcher: every rule, and attribution and usage facts on ``host``."""
     return MatchContext(rules=load_rules(), machine=HostInspector(host) if host is not None else None,
-                        host=host, traced=traced)
+                        usage=usage_now(host) if host is not None else None, traced=traced)
 
 
 def detect(history: History) -> list[Finding]:

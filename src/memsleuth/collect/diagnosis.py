@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from memsleuth.analysis.growth import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, trim
+from memsleuth.analysis.system import system_memory
+from memsleuth.analysis.usage import UsageViews, usage_views
 from memsleuth.collect.history import OnSample, history_from_hosts, history_from_store, history_from_watch
 from memsleuth.collect.inspect import HostInspector
 from memsleuth.errors import MemsleuthError, UsageError
@@ -25,6 +27,7 @@ from memsleuth.host import Host
 from memsleuth.knowledge.attribute import TracedCommand
 from memsleuth.knowledge.match import TracePlan
 from memsleuth.knowledge.report import DiagnosisSource, Tracer, TraceRecord
+from memsleuth.snapshot.capture import capture
 from memsleuth.trace.run import TraceResult, result_json, trace_lookups, trace_slab
 
 #: "ago" with seconds, or "at" with a Unix time (``--since 6h``, ``--since 2025-01-31T12:00``)
@@ -85,14 +88,14 @@ def open_source(req: SourceRequest, *, on_sample: OnSample | None = None,
         live = Host.open(None)
         return DiagnosisSource(history=_trimmed(history, req.since, history.end or now), kind="watch",
                                reference=now,
-                               machine=HostInspector(live), host=live, tracer=tracer)
+                               machine=HostInspector(live), usage=usage_now(live), tracer=tracer)
     if req.roots:
         hosts = [Host.open(r) for r in req.roots]
         history = history_from_hosts(hosts)
         newest = max(hosts, key=lambda h: h.meta.captured_at or 0.0)
         # roots may be old: "ago" counts from their last sample
         return DiagnosisSource(history=_trimmed(history, req.since, history.end or now), kind="roots",
-                               reference=None, machine=HostInspector(newest), host=newest)
+                               reference=None, machine=HostInspector(newest), usage=usage_now(newest))
     db = req.db
     if db is None:
         if req.default_db is None or not os.path.exists(req.default_db):
@@ -108,7 +111,17 @@ def open_source(req: SourceRequest, *, on_sample: OnSample | None = None,
                          f"{history.hostname}")
     live = Host.open(None)
     return DiagnosisSource(history=history, kind="store", reference=now, machine=HostInspector(live),
-                           host=live, tracer=tracer)
+                           usage=usage_now(live), tracer=tracer)
+
+
+def usage_now(host: Host) -> UsageViews | None:
+    """The usage views of ``host``'s system files now (for the root-cause facts); ``None`` when
+    they cannot be read or parsed (the facts then come from the history alone)."""
+    try:
+        snap = capture(host, processes=False, cgroups=False, slab_sysfs=False, numa=False)
+        return usage_views(system_memory(snap))
+    except (MemsleuthError, ValueError, KeyError):
+        return None
 
 
 def _trimmed(history: History, since: Since | None, end: float) -> History:

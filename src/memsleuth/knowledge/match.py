@@ -28,8 +28,7 @@ from memsleuth.analysis.findings import Finding, GrowthClass
 from memsleuth.analysis.growth import rising
 from memsleuth.analysis.series import History, Series
 from memsleuth.analysis.slab import known_reclaimable
-from memsleuth.errors import MemsleuthError
-from memsleuth.host import Host
+from memsleuth.analysis.usage import UsageViews
 from memsleuth.knowledge.attribute import (
     Attribution,
     Machine,
@@ -59,8 +58,10 @@ class MatchContext:
     #: what attribution looks at (processes, maps, packages, environment): the live host or the newest
     #: root/bundle of a series (``memsleuth.collect.inspect.HostInspector``); None = history only
     machine: Machine | None = None
-    #: the host whose system files give the usage facts now (available-based used); None = the history's
-    host: Host | None = None
+    #: the usage views now (available-based used, and why it differs from legacy used) of the host
+    #: ``machine`` looks at, read by the caller (``memsleuth.collect.diagnosis.usage_now``); None =
+    #: the history's numbers only
+    usage: UsageViews | None = None
     #: what a trace saw (``diagnose --trace``): names short-lived processes behind a growing cache
     traced: tuple[TracedCommand, ...] = ()
 
@@ -113,10 +114,10 @@ def _judged_growth(history: History, key: str, *, healthy: bool) -> tuple[bool, 
 
 
 class _Eval:
-    def __init__(self, history: History, findings: Sequence[Finding], host: Host | None,
+    def __init__(self, history: History, findings: Sequence[Finding], usage: UsageViews | None,
                  traced: Sequence[TracedCommand] = (), *, machine: Machine | None = None) -> None:
         self.history = history
-        self.host = host
+        self.usage = usage
         self.machine = machine
         self.traced = tuple(traced)
         self.history = history = with_derived(history)
@@ -306,21 +307,12 @@ def usage_facts(ev: _Eval) -> dict[str, float | str | None]:
         avail = s["meminfo.MemAvailable"].values[-1]
         facts["available_used_percent"] = round(100.0 * (mt - avail) / mt, 1)
         facts["available_source"] = "MemAvailable"
-    if ev.host is not None:
-        try:
-            from memsleuth.analysis.system import system_memory
-            from memsleuth.analysis.usage import usage_views
-            from memsleuth.snapshot.capture import capture
-
-            snap = capture(ev.host, processes=False, cgroups=False, slab_sysfs=False, numa=False)
-            views = usage_views(system_memory(snap))
-        except (MemsleuthError, ValueError, KeyError):
-            views = None
-        if views is not None:
-            facts["available_used_percent"] = round(views.available_used_percent, 1)
-            facts["available_source"] = ("estimated (no MemAvailable on this kernel)"
-                                         if views.available_estimated else "MemAvailable")
-            facts["usage_explanation"] = views.explanation()
+    views = ev.usage
+    if views is not None:
+        facts["available_used_percent"] = round(views.available_used_percent, 1)
+        facts["available_source"] = ("estimated (no MemAvailable on this kernel)"
+                                     if views.available_estimated else "MemAvailable")
+        facts["usage_explanation"] = views.explanation()
     return facts
 
 
@@ -411,7 +403,7 @@ def match(findings: Sequence[Finding], history: History, context: MatchContext) 
     """Every rule whose evidence holds, most specific (then most confident) first."""
     ctx = context
     rules = ctx.rules
-    ev = _Eval(history, findings, ctx.host, ctx.traced, machine=ctx.machine)
+    ev = _Eval(history, findings, ctx.usage, ctx.traced, machine=ctx.machine)
     facts = usage_facts(ev)
     out: list[Diagnosis] = []
     for rule in rules.rules:

@@ -24,7 +24,7 @@ from memsleuth.analysis.detect import diagnose
 from memsleuth.analysis.findings import Coverage, Finding, coverage_json, findings_json
 from memsleuth.analysis.growth import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, sample_count
-from memsleuth.host import Host
+from memsleuth.analysis.usage import UsageViews
 from memsleuth.knowledge.attribute import LibraryUse, Machine, ProcessRef, TracedCommand
 from memsleuth.knowledge.loader import RuleSet
 from memsleuth.knowledge.match import Diagnosis, MatchContext, TracePlan, match, trace_plan
@@ -61,9 +61,9 @@ class DiagnosisSource:
     #: what attribution looks at (processes, maps, packages, environ): the live host or the newest
     #: root (``memsleuth.collect.inspect.HostInspector``); ``None``: the history alone
     machine: Machine | None = None
-    #: the host whose system files give the usage facts now (available-based used), the one
-    #: ``machine`` looks at; ``None``: the history's
-    host: Host | None = None
+    #: the usage views now of the host ``machine`` looks at (available-based used and why it
+    #: differs from legacy used); ``None``: the history's numbers only
+    usage: UsageViews | None = None
     #: runs traces on the live host (``--trace``); ``None``: no tracing
     tracer: Tracer | None = None
 
@@ -148,7 +148,7 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
     if source.tracer is not None and plan:
         traces, trace_errors = source.tracer(plan)
     traced = tuple(c for t in traces for c in t.commands)
-    context = MatchContext(machine=source.machine, host=source.host, rules=options.rules, traced=traced)
+    context = MatchContext(machine=source.machine, usage=source.usage, rules=options.rules, traced=traced)
     matched = match(findings, history, context)
     # a rule that explains healthy growth (class normal) is shown only when it explains a finding
     diagnoses = tuple(d for d in matched if d.rule.rule_class != "normal" or d.findings)

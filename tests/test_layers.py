@@ -20,9 +20,10 @@ ALLOWED: dict[str, set[str]] = {
     "sources": {"keys", "errors", "units"},
     "snapshot": {"keys", "host", "sources", "errors", "units"},
     "store": {"keys", "snapshot", "sources", "host", "errors", "units"},
-    "analysis": {"keys", "store", "snapshot", "sources", "host", "errors", "units"},
+    # analysis and knowledge read no machine: no host, no store (see also the I/O test below)
+    "analysis": {"keys", "snapshot", "sources", "errors", "units"},
     "trace": {"keys", "host", "sources", "errors", "units"},
-    "knowledge": {"keys", "analysis", "store", "snapshot", "sources", "host", "errors", "units"},
+    "knowledge": {"keys", "analysis", "snapshot", "sources", "errors", "units"},
     "collect": {"keys", "knowledge", "analysis", "trace", "store", "snapshot", "sources", "host", "errors",
                 "units"},
     "views": {"keys", "knowledge", "analysis", "store", "snapshot", "sources", "host", "errors", "units"},
@@ -130,6 +131,35 @@ def test_analysis_and_knowledge_read_no_machine() -> None:
                 continue
             violations += [f"{rel}: {use}" for use in sorted(_io_uses(path))]
     assert not violations, "I/O in a pure layer (move it to collect/):\n" + "\n".join(violations)
+
+
+#: what a pure layer may take from snapshot/: the data model, never capture (which reads the host)
+PURE_SNAPSHOT_MODULES = frozenset({"memsleuth.snapshot.model"})
+
+
+def _snapshot_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("memsleuth.snapshot"):
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("memsleuth.snapshot"))
+    return out
+
+
+def test_analysis_and_knowledge_take_only_the_snapshot_model() -> None:
+    violations = [f"{path.relative_to(SRC)} imports {m}"
+                  for layer in PURE for path in sorted((SRC / layer).rglob("*.py"))
+                  for m in sorted(_snapshot_imports(path) - PURE_SNAPSHOT_MODULES)]
+    assert not violations, "a pure layer reaches the machine through snapshot/:\n" + "\n".join(violations)
+
+
+def test_the_snapshot_checker_catches_capture(tmp_path: Path) -> None:
+    bad = tmp_path / "probe.py"
+    bad.write_text("def f(h):\n    from memsleuth.snapshot.capture import capture\n    return capture(h)\n"
+                   "from memsleuth.snapshot.model import Snapshot\n")
+    assert _snapshot_imports(bad) - PURE_SNAPSHOT_MODULES == {"memsleuth.snapshot.capture"}
 
 
 def test_the_io_checker_catches_imports_and_open(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def render_zone(z: ZoneFrag, page: int, highlight: int | None) -> ColumnTable:
     types = [t for t in PCP_TYPES if z.by_type is not None and t in z.by_type]
     return table(order_columns(page, types), [_order_row(r, z.by_type, types) for r in z.orders],
                  row_styles=["reverse" if r.order == highlight else None for r in z.orders],
-                 overflow="ellipsis")
+                 overflow="ellipsis", pipe="full")
 
 
 def _verdict(ok: bool | None) -> str:
@@ -106,7 +106,8 @@ def render_checks(checks: tuple[AllocCheck, ...], page: int) -> ColumnTable:
         {"node": c.node, "zone": c.zone, "order": c.order, "size_bytes": page << c.order,
          "free_after_bytes": None if c.free_after_pages is None else c.free_after_pages * page,
          "needed_bytes": None if c.needed_pages is None else c.needed_pages * page,
-         "has_block": c.has_block, "verdict": _verdict(c.ok)} for c in checks], overflow="ellipsis")
+         "has_block": c.has_block, "verdict": _verdict(c.ok)} for c in checks],
+        overflow="ellipsis", pipe="full")
 
 
 #: slab internal fragmentation; the JSON ``slab_waste.caches`` objects are the JSON columns
@@ -144,7 +145,7 @@ def render_buddy(report: BuddyReport, *, explain: bool, order: int | None) -> Re
             f"{human_bytes(tot.size_bytes)} in slabs "
             f"({100.0 * tot.waste_bytes / max(tot.size_bytes, 1):.1f}%)", style="bold")]
         parts.append(table(WASTE_COLUMNS, [_waste_row(r) for r in report.slab_waste],
-                           overflow="ellipsis"))
+                           overflow="ellipsis", pipe="full"))
     for note in report.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     if explain:

@@ -115,6 +115,7 @@ class ColumnTable:
         show_header: bool = True,
         row_styles: Sequence[str | None] | None = None,
         overflow: str = "fold",
+        pipe: str = "fit",
     ) -> None:
         self.columns = tuple(c for c in columns if c.show)
         self.rows = list(rows)
@@ -125,6 +126,9 @@ class ColumnTable:
         self.row_styles = list(row_styles) if row_styles is not None else [None] * len(self.rows)
         #: on a terminal, what a word wider than its wrapping column does ("fold" or "ellipsis")
         self.overflow = overflow
+        #: not on a terminal: "full" prints plain lines with every value (the command must
+        #: print with ``crop=False``); "fit" the rich table, fitted to the width as on a terminal
+        self.pipe = pipe
 
     def rich_table(self) -> Table:
         t = Table(title=self.title, caption=self.caption, box=None, header_style="bold",
@@ -161,7 +165,7 @@ class ColumnTable:
         return lines
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        if console.is_terminal:
+        if console.is_terminal or self.pipe != "full":
             yield self.rich_table()
             return
         for line in self.plain_lines():
@@ -192,14 +196,17 @@ def table(
     show_header: bool = True,
     row_styles: Sequence[str | None] | None = None,
     overflow: str = "fold",
+    pipe: str = "fit",
 ) -> ColumnTable:
     """A table from column specs and row dicts keyed by ``Column.key``.
 
     A value of ``None`` shows as ``-``, :data:`BLANK` as nothing, a
     :class:`~rich.text.Text` as it is; anything else goes through ``Column.fmt``.
+    With ``pipe="full"`` the table is plain text, every value in full, when stdout is not a
+    terminal; the command then prints it with ``crop=env.console.is_terminal``.
     """
     return ColumnTable(columns, rows, title=title, caption=caption, title_justify=title_justify,
-                       show_header=show_header, row_styles=row_styles, overflow=overflow)
+                       show_header=show_header, row_styles=row_styles, overflow=overflow, pipe=pipe)
 
 
 def rows_json(columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

@@ -57,7 +57,7 @@ def render_faults(system: SystemFaults, rows: Sequence[ProcessFaults], *,
     else:
         head = (f"system since boot: {fmt_int(system.pgfault)} faults, {fmt_int(system.pgmajfault)} "
                 "major (one reading: no rates)")
-    t = table(PROCESS_COLUMNS, [row_of(PROCESS_COLUMNS, r) for r in rows], overflow="ellipsis")
+    t = table(PROCESS_COLUMNS, [row_of(PROCESS_COLUMNS, r) for r in rows], overflow="ellipsis", pipe="full")
     parts: list[RenderableType] = [Text(head, style="bold"), t]
     if explain:
         parts += [Text(""), Text(explain_faults(system, rows))]
@@ -110,7 +110,7 @@ def render_cow(pid: int, command: str, area_bytes: int, children: Sequence[CowCh
         both = shared + copied
         cow_rows.append({"pid": c.pid, **{f: c.total(f) for f in _COW_FIELDS},
                          "shared_percent": 100.0 * shared / both if both else None, "comm": c.comm})
-    t = table(COW_COLUMNS, cow_rows, overflow="ellipsis")
+    t = table(COW_COLUMNS, cow_rows, overflow="ellipsis", pipe="full")
     parts: list[RenderableType] = [head, t]
     for note in notes:
         parts.append(Text(f"note: {note}", style="yellow"))

@@ -74,7 +74,7 @@ def render_free(n: FreeNumbers, opts: FreeOptions) -> RenderableType:
         su = n.swap_used_bytes or 0
         sf = n.swap_free_bytes or 0
         rows.append(_row("Total:", heads, [n.total_bytes + st, n.used_bytes + su, n.free_bytes + sf]))
-    parts: list[RenderableType] = [table(_columns(opts.unit, heads), rows, overflow="ellipsis")]
+    parts: list[RenderableType] = [table(_columns(opts.unit, heads), rows, overflow="ellipsis", pipe="full")]
     if n.available_method != "kernel":
         parts.append(Text(
             f"available is estimated ({n.available_method}): this kernel has no MemAvailable",
@@ -110,7 +110,7 @@ def render_legacy(n: FreeNumbers, unit: str) -> RenderableType:
                                     n.buffers_bytes, cached]),
         {**_row("-/+ buffers/cache:", LEGACY_HEADS, []), "used": n.legacy_used_minus_cache_bytes,
          "free": n.total_bytes - n.legacy_used_minus_cache_bytes},
-    ], title="CentOS 6 (procps 3.2) view", title_justify="left", overflow="ellipsis")
+    ], title="CentOS 6 (procps 3.2) view", title_justify="left", overflow="ellipsis", pipe="full")
     cmp = table(DEFINITION_COLUMNS, [
         {"definition": "procps 3.2 (CentOS 6): total - free", "used_bytes": n.legacy_used_bytes,
          "used_percent": n.legacy_used_percent},
@@ -118,7 +118,7 @@ def render_legacy(n: FreeNumbers, unit: str) -> RenderableType:
          "used_percent": n.legacy_used_minus_cache_percent},
         {"definition": "procps-ng 4 (today): total - available", "used_bytes": n.used_bytes,
          "used_percent": n.used_percent},
-    ], title="used, by definition", title_justify="left", overflow="ellipsis")
+    ], title="used, by definition", title_justify="left", overflow="ellipsis", pipe="full")
     why = Text(
         f"They differ mainly by reclaimable slab ({human_bytes(n.reclaimable_slab_bytes)}): "
         "CentOS 6 free counts it as used, even on its -/+ buffers/cache line; "

@@ -60,7 +60,8 @@ def render_layout(pid: int, command: str, layout: Layout, *, libraries: int,
                 rows.append({"label": Text(f"  ... {rest} more", style="dim"),
                              **{c.key: BLANK for c in COLUMNS[2:]}})
     rows.append({**_totals_row(layout.total), "label": Text("total", style="bold"), "holds": BLANK})
-    t = table(COLUMNS, rows, title=Text(f"{pid}: {command}"), title_justify="left", overflow="ellipsis")
+    t = table(COLUMNS, rows, title=Text(f"{pid}: {command}"), title_justify="left", overflow="ellipsis",
+              pipe="full")
     parts: list[RenderableType] = [t]
     exe = layout.exe_path or "-"
     how = {"exe": "/proc/PID/exe", "first_file": "first file mapping"}.get(layout.exe_source or "", "")

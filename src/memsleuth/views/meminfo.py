@@ -156,7 +156,7 @@ def render_meminfo(m: MemInfo, acct: Accounting, avail: Available, *, explain: b
         rows.append({"key": Text("  MemAvailable*", style="yellow"),
                      "value": human_bytes(avail.available_bytes),
                      "meaning": f"not reported by this kernel; estimated ({avail.method})"})
-    parts: list[RenderableType] = [table(FIELD_COLUMNS, rows, overflow="ellipsis"), Text(""),
+    parts: list[RenderableType] = [table(FIELD_COLUMNS, rows, overflow="ellipsis", pipe="full"), Text(""),
                                    render_accounting(acct)]
     if explain:
         parts += [Text(""), Text(EXPLAIN)]
@@ -173,7 +173,7 @@ def render_accounting(acct: Accounting) -> RenderableType:
     rows.append({"label": Text("MemTotal", style="bold"), "size_bytes": acct.total_bytes,
                  "percent": 100.0, "reclaimable": False})
     parts: list[RenderableType] = [table(BUCKET_COLUMNS, rows, title="Where MemTotal goes",
-                                         title_justify="left", overflow="ellipsis")]
+                                         title_justify="left", overflow="ellipsis", pipe="full")]
     for note in acct.notes:
         parts.append(Text(f"note: {note}", style="yellow"))
     return Group(*parts)

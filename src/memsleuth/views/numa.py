@@ -88,7 +88,7 @@ def render_numa(report: NumaReport, *, explain: bool) -> RenderableType:
         parts.append(Text(f"NUMA node{r.node} CPU(s): {r.cpulist or '(none: memory only)'}"))
     parts.append(Text(""))
     mem = table(MEM_COLUMNS, [{**row_of(MEM_COLUMNS, r), "huge": _huge(r)} for r in report.nodes],
-                overflow="ellipsis")
+                overflow="ellipsis", pipe="full")
     parts.append(mem)
     if report.free_imbalance_percent is not None:
         parts.append(Text(f"imbalance: free memory differs from the mean by up to "
@@ -96,7 +96,7 @@ def render_numa(report: NumaReport, *, explain: bool) -> RenderableType:
                           f"{report.used_imbalance_percent or 0.0:.1f}%", style="dim"))
     parts.append(Text(""))
     parts.append(table(LOCALITY_COLUMNS, [row_of(LOCALITY_COLUMNS, r) for r in report.nodes],
-                       overflow="ellipsis"))
+                       overflow="ellipsis", pipe="full"))
     nodes = [r.node for r in report.nodes][:MAX_NODE_COLUMNS]
     if report.slab:
         parts.append(Text(""))
@@ -107,7 +107,7 @@ def render_numa(report: NumaReport, *, explain: bool) -> RenderableType:
         totals = report.slab_objects_per_node or {}
         rows.append({"cache": Text("all caches", style="bold"), "objects": sum(totals.values()),
                      **{f"N{n}": totals.get(n, 0) for n in nodes}})
-        parts.append(table((*SLAB_COLUMNS, *per_node), rows, overflow="ellipsis"))
+        parts.append(table((*SLAB_COLUMNS, *per_node), rows, overflow="ellipsis", pipe="full"))
     if report.processes:
         parts.append(Text(""))
         per_node = tuple(Column(f"N{n}", f"N{n}", fmt_bytes) for n in nodes)
@@ -116,7 +116,7 @@ def render_numa(report: NumaReport, *, explain: bool) -> RenderableType:
                   "command": Text(p.command or f"[{p.comm}]", overflow="ellipsis", no_wrap=True)}
                  for p in report.processes]
         parts.append(table((*PROCESS_COLUMNS[:3], *per_node, *PROCESS_COLUMNS[3:]), prows,
-                           overflow="ellipsis"))
+                           overflow="ellipsis", pipe="full"))
         spread = report.spread_processes
         parts.append(Text(f"{len(spread)} of the {len(report.processes)} largest processes have "
                           "pages on more than one node", style="dim"))

@@ -99,7 +99,7 @@ def render_reclaim(doc: Mapping[str, Any]) -> RenderableType:
         parts.append(Text(""))
         parts.append(table(CACHE_COLUMNS, [
             {**c, "name": c["name"] + (f" (+{len(c['aliases'])} merged)" if c["aliases"] else "")}
-            for c in rec["caches"]]))
+            for c in rec["caches"]], pipe="full"))
     parts.append(Text(""))
     parts.append(Text("warning: " + doc["warning"], style="yellow"))
     result = doc.get("result")
@@ -115,7 +115,7 @@ def render_reclaim(doc: Mapping[str, Any]) -> RenderableType:
     rows = [{"label": LABELS[b["name"]][0], "before": _fmt(b["name"], b["before"]),
              "after": _fmt(b["name"], b["after"]), "change": _fmt(b["name"], b["change"], sign=True)}
             for b in result["buckets"]]
-    parts.append(table(RESULT_COLUMNS, rows))
+    parts.append(table(RESULT_COLUMNS, rows, pipe="full"))
     parts.append(Text(f"MemFree after {result['settle_seconds']:g}s settle: "
                       f"{fmt_bytes(result['mem_free_after_settle_bytes'])} "
                       "(it lags the drop on VMs with free page reporting)", style="dim"))

@@ -53,7 +53,7 @@ def render_slab(rows: Sequence[SlabRow], tot: SlabTotals, *, growth: bool,
     cols = list(COLUMNS)
     if growth:
         cols.insert(-1, GROWTH)
-    t = table(cols, [_display_row(r, cols, show_aliases) for r in rows], overflow="ellipsis")
+    t = table(cols, [_display_row(r, cols, show_aliases) for r in rows], overflow="ellipsis", pipe="full")
     parts: list[RenderableType] = [head, Text(""), t]
     if any(r.reclaimable_inferred for r in rows):
         parts.append(Text("* reclaimable by the cache's name: this kernel has no readable "

@@ -54,7 +54,7 @@ def render_smaps(pid: int, command: str, maps: Sequence[Mapping], rollup: SmapsR
     rows.append({"address": Text("total", style="bold"), "perms": BLANK,
                  **{c.key: totals.get(c.key) for c in fields}, "mapping": f"{len(maps)} mappings"})
     t = table((ADDRESS, PERMS, *fields, MAPPING), rows, title=f"{pid}: {command}", title_justify="left",
-              overflow="ellipsis")
+              overflow="ellipsis", pipe="full")
     parts: list[RenderableType] = [t]
     if rollup is not None:
         same = all(totals.get(k, 0) == rollup.raw.get(k, 0)

@@ -63,11 +63,11 @@ def render_status(hostname: str | None, u: UsageViews, acct: Accounting) -> Rend
          "used_percent": u.legacy_used_percent, "definition": "MemTotal - MemFree"},
         {"view": f"available ({label})", "used_bytes": u.available_used_bytes,
          "used_percent": u.available_used_percent, "definition": "MemTotal - MemAvailable (procps-ng 4)"},
-    ], overflow="ellipsis")
+    ], overflow="ellipsis", pipe="full")
     legend = table(LEGEND_COLUMNS, [
         {"label": Text("█ " + lbl, style=style), "size_bytes": u.groups.get(key, 0),
          "percent": 100.0 * u.groups.get(key, 0) / u.total_bytes}
-        for key, (lbl, style) in GROUP_STYLE.items()], show_header=False, overflow="ellipsis")
+        for key, (lbl, style) in GROUP_STYLE.items()], show_header=False, overflow="ellipsis", pipe="full")
     parts: list[RenderableType] = [head, views]
     if u.available_estimated:
         parts.append(Text(f"* this kernel has no MemAvailable; estimated from "

@@ -60,13 +60,13 @@ def render_processes(rows: Sequence[ProcessRow], user_of: Callable[[int | None],
         d = row_dict(r)
         d["command"] = r.command
         dict_rows.append(d)
-    return table(cols, dict_rows, caption=caption)
+    return table(cols, dict_rows, caption=caption, pipe="full")
 
 
 def render_groups(rows: Sequence[GroupRow], title: str, caption: str | None = None) -> ColumnTable:
     cols = (Column("key", title.upper(), justify="left", no_wrap=True, cut=GROUP_WIDTH),
             *GROUP_COLUMNS[1:])
-    return table(cols, [row_dict(r) for r in rows], caption=caption)
+    return table(cols, [row_dict(r) for r in rows], caption=caption, pipe="full")
 
 
 def process_json(r: ProcessRow) -> dict[str, Any]:

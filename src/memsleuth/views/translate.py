@@ -69,7 +69,7 @@ def render_translation(t: Translation, *, explain: bool) -> RenderableType:
     if t.entry is not None and t.entry.pfn is not None:
         add("numa node", "-" if t.numa_node is None else str(t.numa_node))
     g = table(STEP_COLUMNS, rows, title=Text(f"{t.pid}: 0x{t.address:x}"), title_justify="left",
-              show_header=False, overflow="ellipsis")
+              show_header=False, overflow="ellipsis", pipe="full")
     parts: list[RenderableType] = [g]
     for note in t.notes:
         parts.append(Text(f"note: {note}", style="yellow"))

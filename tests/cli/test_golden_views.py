@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from memsleuth.host import HostMeta
 from tests.conftest import HOSTS, TEXT, CliResult
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -243,3 +244,43 @@ def test_piped_narrow_output_keeps_every_value(case: Case, run_cli: Callable[...
     # on a terminal of the same width the same table is cut to fit
     tty = _run(run_cli, roots, monkeypatch, case, columns="40", tty=True)
     assert "…" in ANSI.sub("", tty.out)
+
+
+# -- the contract itself ---------------------------------------------------------
+
+
+def test_one_declaration_gives_terminal_plain_and_json() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from memsleuth.views.common import BLANK, Column, document, rows_json, table
+
+    cols = (Column("pid", "PID"), Column("key", "KEY", show=False),
+            Column("pct", "%", lambda v: f"{v:.0f}%", json=False),
+            Column("command", "COMMAND", justify="left", no_wrap=True, cut=8))
+    rows = [{"pid": 1, "key": "a", "pct": 50.0, "command": "[kthreadd] with a long tail"},
+            {"pid": 22, "key": None, "pct": None, "command": BLANK},
+            {"pid": Text("all"), "key": "c", "pct": 1.0, "command": "x"}]
+    assert rows_json(cols, rows[:2]) == [{"pid": 1, "key": "a", "command": "[kthreadd] with a long tail"},
+                                         {"pid": 22, "key": None, "command": BLANK}]
+
+    def out(terminal: bool) -> list[str]:
+        buf = io.StringIO()
+        Console(file=buf, width=20, force_terminal=terminal, no_color=True).print(
+            table(cols, rows, pipe="full"), crop=terminal)
+        return [ANSI.sub("", line).rstrip() for line in buf.getvalue().splitlines()]
+
+    assert out(terminal=False) == ["PID    %  COMMAND",
+                                   "  1  50%  [kthreadd] with a long tail",
+                                   " 22    -",
+                                   "all   1%  x"]
+    assert out(terminal=True) == ["PID    %  COMMAND", "  1  50%  [kthrea…", " 22    -", "all   1%  x"]
+    host = document("memsleuth.x/1", _meta(), "live host", b=1, a=2)
+    assert list(host) == ["schema", "host", "b", "a"] and host["host"]["source"] == "live host"
+
+
+def _meta() -> HostMeta:
+    return HostMeta(hostname="h", kernel_release="6.18.44", kernel_version=None, boot_id=None,
+                    page_size_bytes=PAGE, clock_ticks_per_second=100, captured_at=0.0, root_access=False)

@@ -133,6 +133,16 @@ def parse_key(key: str) -> SeriesKey | None:
     return None
 
 
+def slab_key(cache: str, field: str) -> str:
+    """``slab.<cache>.<field>`` (the recorder's form of :class:`SlabKey`, without building one)."""
+    return f"{SLAB}{cache}.{field}"
+
+
+def cgroup_key(path: str, file: str, stat: str | None = None) -> str:
+    """``cgroup.<path>.<file>[.<stat>]`` (the recorder's form of :class:`CgroupKey`)."""
+    return f"{CGROUP}{path}.{file}.{stat}" if stat is not None else f"{CGROUP}{path}.{file}"
+
+
 def process_prefix(pid: int, starttime_ticks: int) -> str:
     """``proc.<pid>:<starttime>.``: what every series of one process starts with."""
     return f"{PROC}{pid}:{starttime_ticks}."
@@ -151,5 +161,5 @@ def slab_cache(key: str) -> str | None:
 
 
 __all__ = ["CGROUP", "COUNTER_FAMILIES", "DERIVED", "MEMINFO", "PROC", "SLAB", "CgroupKey", "CounterKey",
-           "DerivedKey", "MeminfoKey", "ProcessKey", "SeriesKey", "SlabKey", "parse_key", "process_identity",
-           "process_prefix", "slab_cache"]
+           "DerivedKey", "MeminfoKey", "ProcessKey", "SeriesKey", "SlabKey", "cgroup_key", "parse_key",
+           "process_identity", "process_prefix", "slab_cache", "slab_key"]

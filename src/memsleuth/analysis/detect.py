@@ -29,7 +29,7 @@ from memsleuth.analysis.projection import mem_total, projections_for
 from memsleuth.analysis.series import History, Series
 from memsleuth.analysis.subjects import Subject, candidate_keys, covers, object_bytes, subject, traits
 from memsleuth.analysis.trend import FloatArray
-from memsleuth.keys import ProcessKey, parse_key
+from memsleuth.keys import PROC, ProcessKey, parse_key
 
 #: BOUNDED findings are reported only when they grew by this fraction of MemTotal
 BOUNDED_REPORT_FRACTION = 0.01
@@ -163,7 +163,7 @@ def diagnose(history: History, *, now: float | None = None) -> list[Finding]:
 
 
 def _is_rss_anon(key: str) -> bool:
-    k = parse_key(key) if key.startswith("proc.") else None
+    k = parse_key(key) if key.startswith(PROC) else None
     return isinstance(k, ProcessKey) and k.field == "rss_anon_bytes"
 
 

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from memsleuth.analysis.series import History, ProcessInfo
+from memsleuth.keys import process_identity
 from memsleuth.units import human_bytes
 
 
@@ -129,9 +130,8 @@ def describe(f: Finding) -> str:
 
 def process_of(f: Finding, processes: Mapping[str, ProcessInfo]) -> ProcessInfo | None:
     """The process a ``proc.<pid>:<starttime>.*`` finding is about, if known."""
-    if not f.series_key.startswith("proc."):
-        return None
-    return processes.get(f.series_key.split(".", 2)[1])
+    identity = process_identity(f.series_key)
+    return processes.get(identity) if identity is not None else None
 
 
 # -- JSON (memsleuth.diagnose/1) ------------------------------------------------------

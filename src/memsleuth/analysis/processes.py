@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 
 from memsleuth.snapshot.model import ProcessSample, Snapshot
 from memsleuth.sources._kv import scan_fields
-from memsleuth.sources.cgroup import parse_pid_cgroup
+from memsleuth.sources.cgroup import memory_cgroup_of, parse_pid_cgroup
 from memsleuth.sources.pid_stat import parse_pid_stat
 from memsleuth.sources.pid_statm import parse_pid_statm
 
@@ -54,9 +54,7 @@ class ProcessRow:
 def _cgroup_path(text: str | None) -> str | None:
     if text is None:
         return None
-    paths = parse_pid_cgroup(text)
-    # prefer the v1 memory controller, else the unified (v2) hierarchy
-    return paths.get("memory") or paths.get("")
+    return memory_cgroup_of(parse_pid_cgroup(text))
 
 
 #: status and smaps_rollup lines a row needs; scanned, not fully parsed (at

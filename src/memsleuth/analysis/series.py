@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from memsleuth.keys import process_identity
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Series:
@@ -101,6 +103,6 @@ def trim(history: History, start: float | None = None, end: float | None = None)
         kept = [(t, v) for t, v in zip(s.times, s.values, strict=True) if lo <= t <= hi]
         if kept:
             series[key] = Series(key=key, times=tuple(t for t, _ in kept), values=tuple(v for _, v in kept))
-    alive = {k.split(".", 2)[1] for k in series if k.startswith("proc.")}
+    alive = {i for i in map(process_identity, series) if i is not None}
     processes = {k: v for k, v in history.processes.items() if k in alive}
     return replace(history, series=series, processes=processes)

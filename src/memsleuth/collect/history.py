@@ -28,10 +28,11 @@ from itertools import pairwise
 from memsleuth.analysis.series import History, ProcessInfo, Series
 from memsleuth.errors import BundleError, ParseError, StoreError, UsageError
 from memsleuth.host import Host
+from memsleuth.keys import process_identity
 from memsleuth.snapshot.capture import DEFAULT_PROCESS_FILES, capture
 from memsleuth.snapshot.model import ProcessSample, Snapshot
 from memsleuth.snapshot.schedule import run_schedule
-from memsleuth.sources.cgroup import parse_pid_cgroup
+from memsleuth.sources.cgroup import memory_cgroup_of, parse_pid_cgroup
 from memsleuth.store.extract import iter_points
 from memsleuth.store.reader import SampleInfo, StoreReader
 
@@ -136,9 +137,7 @@ def _cgroup(data: bytes | None) -> str | None:
         paths = parse_pid_cgroup(data.decode("utf-8", "replace"))
     except ParseError:
         return None
-    # the v1 memory controller's where there is one (hybrid hosts leave "0::/" meaningless
-    # for memory), else the unified hierarchy's
-    return paths.get("memory") or paths.get("")
+    return memory_cgroup_of(paths)
 
 
 # -- the store ------------------------------------------------------------------
@@ -194,9 +193,9 @@ def _name_exited(reader: StoreReader, samples: Sequence[SampleInfo], series: dic
             by_time[info.taken_at] = raw
     last_seen: dict[str, tuple[float, int]] = {}
     for key, s in series.items():
-        if not key.startswith("proc."):
+        identity = process_identity(key)
+        if identity is None:
             continue
-        identity = key.split(".", 2)[1]
         if identity in builder.processes:
             continue
         seen = last_seen.get(identity)

@@ -35,6 +35,7 @@ from typing import Protocol
 
 from memsleuth.analysis.series import History
 from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
+from memsleuth.keys import CGROUP, CgroupKey, parse_key
 from memsleuth.sources.cgroup import systemd_unit_of
 from memsleuth.sources.slab_sysfs import SlabSysfs
 
@@ -228,19 +229,20 @@ def slab_aliases(machine: Machine | None, caches: Iterable[str]) -> tuple[SlabAt
 
 # -- cgroups ----------------------------------------------------------------
 
-_CGROUP_SLAB_KEYS = (".memory.stat.slab_reclaimable", ".memory.stat.slab", ".memory.kmem.usage_in_bytes")
+#: a cgroup's slab charge, best first: v2 memory.stat slab_reclaimable, then slab, then v1 kmem usage
+_CGROUP_SLAB_FILES = (("memory.stat", "slab_reclaimable"), ("memory.stat", "slab"),
+                      ("memory.kmem.usage_in_bytes", None))
 
 
 def cgroup_charges(history: History, *, limit: int = 3) -> tuple[CgroupCharge, ...]:
     """Memory cgroups whose slab charge grew most over the history (root excluded)."""
     best: dict[str, tuple[int, CgroupCharge]] = {}
     for key, s in history.series.items():
-        if not key.startswith("cgroup.") or len(s) < 2:
+        k = parse_key(key) if key.startswith(CGROUP) and len(s) >= 2 else None
+        if not isinstance(k, CgroupKey) or (k.file, k.stat) not in _CGROUP_SLAB_FILES:
             continue
-        rank = next((i for i, k in enumerate(_CGROUP_SLAB_KEYS) if key.endswith(k)), None)
-        if rank is None:
-            continue
-        path = key[len("cgroup."):-len(_CGROUP_SLAB_KEYS[rank])]
+        rank = _CGROUP_SLAB_FILES.index((k.file, k.stat))
+        path = k.path
         growth = s.values[-1] - s.values[0]
         if path in ("/", "") or growth <= 0:
             continue

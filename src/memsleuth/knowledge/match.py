@@ -29,6 +29,7 @@ from memsleuth.analysis.growth import rising
 from memsleuth.analysis.series import History, Series
 from memsleuth.analysis.slab import known_reclaimable
 from memsleuth.analysis.usage import UsageViews
+from memsleuth.keys import PROC, SLAB, ProcessKey, SlabKey, parse_key, slab_cache
 from memsleuth.knowledge.attribute import (
     Attribution,
     Machine,
@@ -151,7 +152,7 @@ class _Eval:
             if f is not None:
                 cls = f.growth_class.value
                 got = (cls != GrowthClass.NORMAL.value, cls, f.confidence, False)
-            elif key in self.judged or (self.judged and key.startswith("proc.")):
+            elif key in self.judged or (self.judged and key.startswith(PROC)):
                 # judged normal; or a process the detector saw too briefly to judge (it started
                 # during the window: start-up growth is not a leak)
                 got = (False, GrowthClass.NORMAL.value, 0.0, False)
@@ -227,7 +228,7 @@ def _grows(ev: _Eval, g: Grow, out: _Outcome, *, healthy: bool = False) -> bool:
 
 
 def _reclaimable(ev: _Eval, growing: Sequence[str]) -> bool:
-    slabs = [k.split(".")[1] for k in growing if k.startswith("slab.")]
+    slabs = [c for c in map(slab_cache, growing) if c is not None]
     if not slabs:
         return any(k.startswith(_RECLAIMABLE_KEYS) for k in growing)
     return all(known_reclaimable(name) for name in slabs)
@@ -266,7 +267,7 @@ def _evaluate(ev: _Eval, e: Evidence, rule: Rule, out: _Outcome) -> bool:
 def _process(ev: _Eval, p: ProcessCond, rule: Rule, out: _Outcome) -> bool:
     only = None
     if p.growing:
-        only = {int(k.split(".")[1].split(":")[0]) for k in out.growing if k.startswith("proc.")}
+        only = {k.pid for k in map(parse_key, out.growing) if isinstance(k, ProcessKey)}
         known = [i for i in ev.history.processes.values() if i.pid in only]
         if not any(fnmatch.fnmatchcase(i.comm, c) for i in known for c in p.comm_any):
             return False
@@ -364,8 +365,9 @@ def trace_plan(findings: Sequence[Finding], *, max_caches: int = 2) -> TracePlan
         if f.growth_class not in (GrowthClass.LEAK, GrowthClass.UNBOUNDED_CACHE):
             continue
         for key in (f.series_key, *f.related):
-            if key.startswith("slab.") and key.endswith(".size_bytes"):
-                name = key[len("slab."):-len(".size_bytes")]
+            k = parse_key(key) if key.startswith(SLAB) else None
+            if isinstance(k, SlabKey) and k.field == "size_bytes":
+                name = k.cache
                 # kmalloc() allocations fire kmem:kmalloc, which carries no cache name
                 if name not in caches and not name.startswith(KMALLOC_PREFIXES):
                     caches.append(name)
@@ -393,7 +395,7 @@ def _sooner_from_findings(evidence: dict[str, float | str | None], findings: Seq
 
 def _relevant(traced: Sequence[TracedCommand], growing: Sequence[str]) -> list[TracedCommand]:
     """The traced commands that fill a growing slab cache (``slab.NAME.*`` or dentry counts)."""
-    caches = {k.split(".")[1] for k in growing if k.startswith("slab.")}
+    caches = {c for c in map(slab_cache, growing) if c is not None}
     if any(k.startswith("dentry.") for k in growing):
         caches.add("dentry")
     return [t for t in traced if caches.intersection(t.caches)]
@@ -412,7 +414,7 @@ def match(findings: Sequence[Finding], history: History, context: MatchContext) 
             continue
         growing = tuple(dict.fromkeys(o.growing))
         caches = rule.attribution.slab_caches or tuple(
-            dict.fromkeys(k.split(".")[1] for k in growing if k.startswith("slab.")))
+            dict.fromkeys(c for c in map(slab_cache, growing) if c is not None))
         suspects = o.suspects
         traced = _relevant(ctx.traced, growing)
         if not suspects and (rule.attribution.libraries or traced):

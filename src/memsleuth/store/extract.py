@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import cast
 
 from memsleuth.errors import ParseError
+from memsleuth.keys import MEMINFO, cgroup_key, process_prefix, slab_key
 from memsleuth.snapshot.model import ProcessSample, Snapshot
 from memsleuth.sources._kv import scan_fields
 from memsleuth.sources.cgroup import parse_counter, parse_limit, parse_memory_stat
@@ -85,7 +86,7 @@ def system_points(snap: Snapshot) -> Iterator[Point]:
 
     def meminfo(text: str) -> Iterator[Point]:
         for k, v in parse_meminfo(text).raw.items():
-            yield f"meminfo.{k}", v
+            yield MEMINFO + k, v
 
     def vmstat(text: str) -> Iterator[Point]:
         for k, v in parse_vmstat(text).counters.items():
@@ -93,9 +94,9 @@ def system_points(snap: Snapshot) -> Iterator[Point]:
 
     def slabinfo(text: str) -> Iterator[Point]:
         for c in parse_slabinfo(text).caches:
-            yield f"slab.{c.name}.size_bytes", c.num_slabs * c.pagesperslab * page
-            yield f"slab.{c.name}.active_objs", c.active_objs
-            yield f"slab.{c.name}.num_objs", c.num_objs
+            yield slab_key(c.name, "size_bytes"), c.num_slabs * c.pagesperslab * page
+            yield slab_key(c.name, "active_objs"), c.active_objs
+            yield slab_key(c.name, "num_objs"), c.num_objs
 
     def dentry(text: str) -> Iterator[Point]:
         d = parse_dentry_state(text, has_nr_negative=has_negative)
@@ -163,13 +164,13 @@ def _cgroup_points(snap: Snapshot) -> Iterator[Point]:
         try:
             if name == "memory.stat":
                 for k, v in _memory_stat_raw(parse_memory_stat(data.decode("ascii", "replace"))).items():
-                    yield f"cgroup.{cg}.memory.stat.{k}", v
+                    yield cgroup_key(cg, name, k), v
             elif name in _CGROUP_COUNTERS:
-                yield f"cgroup.{cg}.{name}", parse_counter(data.decode("ascii", "replace"))
+                yield cgroup_key(cg, name), parse_counter(data.decode("ascii", "replace"))
             elif name in _CGROUP_LIMITS:
                 limit = parse_limit(data.decode("ascii", "replace"))
                 if limit is not None:
-                    yield f"cgroup.{cg}.{name}", limit
+                    yield cgroup_key(cg, name), limit
         except (ParseError, ValueError):
             continue
 
@@ -192,7 +193,7 @@ def process_points(proc: ProcessSample) -> Iterator[Point]:
     """
     if proc.kernel_thread:
         return
-    prefix = f"proc.{proc.pid}:{proc.starttime_ticks}."
+    prefix = process_prefix(proc.pid, proc.starttime_ticks)
     status = proc.files.get("status")
     if status is not None:
         found = scan_fields(status, tuple(_STATUS_KEYS))

@@ -1,0 +1,35 @@
+"""Option value parsers shared by the commands: durations (``90s``, ``5m``, ``2h``) and points in time."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import datetime
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
+_FACTOR = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(text: str) -> float:
+    """``90``, ``90s``, ``5m``, ``2h``, ``1.5d`` -> seconds."""
+    m = _DURATION.match(text)
+    if m is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90s, 5m, 2h, 1d)")
+    return float(m.group(1)) * _FACTOR[m.group(2)]
+
+
+def parse_since(text: str) -> tuple[str, float]:
+    """``6h`` -> ("ago", 21600.0); ``2025-01-31T12:00`` -> ("at", unix time)."""
+    try:
+        return ("ago", parse_duration(text))
+    except argparse.ArgumentTypeError:
+        pass
+    try:
+        return ("at", datetime.fromisoformat(text).timestamp())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration (6h, 2d) nor a date and time (2025-01-31T12:00)"
+        ) from None
+
+
+__all__ = ["parse_duration", "parse_since"]

@@ -20,7 +20,7 @@ import pytest
 
 from memsleuth import Host
 from memsleuth.analysis.series import sample_count, trim
-from memsleuth.cli.commands.diagnose import parse_duration, parse_since
+from memsleuth.cli.options import parse_duration, parse_since
 from memsleuth.collect.history import history_from_roots, history_from_store
 from memsleuth.snapshot.capture import capture
 from memsleuth.store import Store

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from memsleuth.host import HostMeta
-from tests.conftest import HOSTS, TEXT, CliResult
+from tests.conftest import FIXTURES, HOSTS, TEXT, CliResult
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 L618 = TEXT / "linux-6.18"
@@ -210,6 +210,44 @@ def test_json(case: Case, run_cli: Callable[..., CliResult], roots: Path,
     doc = res.json()
     assert doc["host"]["source"] == case.root
     _check(request, f"{case.name}.json", res.out)
+
+
+# -- diagnose on the founding series ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def founding_series(roots: Path) -> list[str]:
+    """The founding case as 12 root directories (t00..t11), capture times from the builder."""
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        import build_founding_series as builder
+    finally:
+        sys.path.remove(str(FIXTURES))
+    dest = roots / "founding-series"
+    if not dest.exists():
+        shutil.copytree(HOSTS / "founding-series", dest)
+        builder.touch(dest)
+    return sorted(f"founding-series/{p.name}" for p in dest.iterdir()
+                  if p.is_dir() and p.name.startswith("t"))
+
+
+@pytest.mark.parametrize("mode", ["txt", "tty.txt", "json"])
+def test_diagnose(mode: str, founding_series: list[str], run_cli: Callable[..., CliResult], roots: Path,
+                  monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    """The DiagnosisReport of the founding series, in the three renderings: the finding, the root
+    cause with its attribution chain and remedies, and the one-line answer."""
+    monkeypatch.chdir(roots)
+    monkeypatch.setenv("COLUMNS", WIDTH)
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    if mode == "tty.txt":
+        monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    else:
+        monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    res = run_cli("diagnose", "--root", *founding_series, *(("--json",) if mode == "json" else ()))
+    assert res.code == 1, res.err
+    if mode == "json":
+        assert res.json()["diagnoses"][0]["rule"] == "nss-negative-dentries"
+    _check(request, f"diagnose.{mode}", ANSI.sub("", res.out))
 
 
 # -- piped output is never cut ---------------------------------------------------

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import re
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from memsleuth.cli.env import Env
+from memsleuth.cli.options import parse_duration, parse_since
 from memsleuth.errors import UsageError
 
 if TYPE_CHECKING:
@@ -53,32 +52,6 @@ EXAMPLES = """\
   memsleuth diagnose --watch 3m --interval 2 --trace 5   # as root: confirm with tracefs
   memsleuth diagnose --root b1.tar.gz b2.tar.gz --rules /etc/memsleuth/rules"""
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)?\s*$")
-_FACTOR = {None: 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``5m``, ``2h``, ``1.5d`` -> seconds."""
-    m = _DURATION.match(text)
-    if m is None:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a duration (e.g. 90s, 5m, 2h, 1d)")
-    return float(m.group(1)) * _FACTOR[m.group(2)]
-
-
-def parse_since(text: str) -> tuple[str, float]:
-    """``6h`` -> ("ago", 21600.0); ``2025-01-31T12:00`` -> ("at", unix time)."""
-    try:
-        return ("ago", parse_duration(text))
-    except argparse.ArgumentTypeError:
-        pass
-    try:
-        return ("at", datetime.fromisoformat(text).timestamp())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a duration (6h, 2d) nor a date and time (2025-01-31T12:00)"
-        ) from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from memsleuth.cli.commands.record import DEFAULT_DB
 
@@ -106,7 +79,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.cli.commands.record import DEFAULT_DB
-    from memsleuth.collect.diagnosis import SourceRequest, check_request, live_tracer, open_source
+    from memsleuth.collect.diagnosis import SourceRequest, live_tracer, open_source
     from memsleuth.collect.rules import load_rules
     from memsleuth.knowledge.report import DiagnosisOptions, run_diagnosis
     from memsleuth.trace.tracefs import TraceStopped
@@ -118,7 +91,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
     req = SourceRequest(db=args.db, roots=getattr(args, "roots", None) or (), watch=args.watch,
                         interval=args.interval, since=args.since, default_db=DEFAULT_DB,
                         trace_seconds=args.trace)
-    check_request(req)
     rules = load_rules(args.rules)
     for err in rules.errors:
         env.error(f"rule file skipped: {err}")
@@ -161,4 +133,4 @@ def _progress(env: Env) -> OnSample:
     return on_sample
 
 
-__all__ = ["EXAMPLES", "HELP", "MULTI_ROOT", "add_arguments", "parse_duration", "parse_since", "run"]
+__all__ = ["EXAMPLES", "HELP", "MULTI_ROOT", "add_arguments", "run"]

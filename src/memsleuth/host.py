@@ -262,10 +262,6 @@ class Host:
             return cls(_TarBackend(path), live=False, label=path)
         raise BundleError(f"{path}: no such directory or bundle file")
 
-    @classmethod
-    def live_host(cls) -> Host:
-        return cls.open(None)
-
     # -- reading ------------------------------------------------------------
     def read(self, path: str) -> bytes:
         """Bytes of ``path`` (relative to the root, e.g. ``proc/meminfo``)."""

@@ -14,19 +14,6 @@ TIB = 1024 * GIB
 _BINARY_UNITS = ("B", "Ki", "Mi", "Gi", "Ti", "Pi")
 
 
-def kb_to_bytes(kb: int) -> int:
-    """The kernel's ``kB`` is KiB."""
-    return kb * KIB
-
-
-def pages_to_bytes(pages: int, page_size_bytes: int) -> int:
-    return pages * page_size_bytes
-
-
-def ticks_to_seconds(ticks: int, clock_ticks_per_second: int) -> float:
-    return ticks / clock_ticks_per_second
-
-
 def human_bytes(value: int | float | None, *, missing: str = "-", precision: int = 1) -> str:
     """``1536 -> '1.5Ki'`` in the style of ``free -h`` (binary units).
 

@@ -74,11 +74,6 @@ class Check:
         return ((self.gt is None or x > self.gt) and (self.ge is None or x >= self.ge)
                 and (self.lt is None or x < self.lt) and (self.le is None or x <= self.le))
 
-    def bounds_text(self) -> str:
-        parts = [f"{op} {v:g}" for op, v in (("> ", self.gt), (">=", self.ge), ("< ", self.lt),
-                                             ("<=", self.le)) if v is not None]
-        return " and ".join(p.replace("  ", " ") for p in parts)
-
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProcessCond:

@@ -30,13 +30,6 @@ def parse_block_size_bytes(text: str) -> int:
     return size
 
 
-def block_index(name: str) -> int | None:
-    """``memory42`` -> 42; any other directory entry -> ``None``."""
-    if name.startswith("memory") and name[6:].isdigit():
-        return int(name[6:])
-    return None
-
-
 def node_index(name: str) -> int | None:
     """``node1`` -> 1; ``online``, ``possible`` ... -> ``None``."""
     if name.startswith("node") and name[4:].isdigit():

@@ -202,13 +202,6 @@ class StoreReader:
             ).fetchone()
         return None if r is None else _sample_info(r)
 
-    def samples_by_id(self, sample_id: int) -> SampleInfo | None:
-        with db_errors(self.path):
-            r = self._conn.execute(
-                f"SELECT {_SAMPLE_COLUMNS} FROM samples WHERE id = ?", (sample_id,)
-            ).fetchone()
-        return None if r is None else _sample_info(r)
-
     def snapshot_at(self, t: float) -> Snapshot:
         """The Snapshot stored at or just before ``t``, rebuilt from its raw bytes.
 

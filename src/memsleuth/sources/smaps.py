@@ -95,7 +95,42 @@ _PKEY = "ProtectionKey"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Mapping:
+class MemoryCounters:
+    """The ``Key: N kB`` counters smaps prints for each VMA and smaps_rollup sums over all of them."""
+
+    rss_bytes: int
+    pss_bytes: int | None = None
+    pss_dirty_bytes: int | None = None
+    pss_anon_bytes: int | None = None
+    pss_file_bytes: int | None = None
+    pss_shmem_bytes: int | None = None
+    shared_clean_bytes: int | None = None
+    shared_dirty_bytes: int | None = None
+    private_clean_bytes: int | None = None
+    private_dirty_bytes: int | None = None
+    referenced_bytes: int | None = None
+    anonymous_bytes: int | None = None
+    ksm_bytes: int | None = None
+    lazy_free_bytes: int | None = None
+    anon_huge_pages_bytes: int | None = None
+    shmem_pmd_mapped_bytes: int | None = None
+    file_pmd_mapped_bytes: int | None = None
+    shared_hugetlb_bytes: int | None = None
+    private_hugetlb_bytes: int | None = None
+    swap_bytes: int | None = None
+    swap_pss_bytes: int | None = None
+    locked_bytes: int | None = None
+    #: Every numeric ``Key:`` line, kB converted to bytes; keys we do not type are kept here.
+    raw: collections.abc.Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def uss_bytes(self) -> int | None:
+        """``Private_Clean + Private_Dirty`` (smem's USS)."""
+        return _uss(self.private_clean_bytes, self.private_dirty_bytes)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Mapping(MemoryCounters):
     """One VMA of /proc/PID/smaps: the maps header plus its memory counters."""
 
     start: int
@@ -110,77 +145,19 @@ class Mapping:
     size_bytes: int
     kernel_page_size_bytes: int | None = None
     mmu_page_size_bytes: int | None = None
-    rss_bytes: int
-    pss_bytes: int | None = None
-    pss_dirty_bytes: int | None = None
-    pss_anon_bytes: int | None = None
-    pss_file_bytes: int | None = None
-    pss_shmem_bytes: int | None = None
-    shared_clean_bytes: int | None = None
-    shared_dirty_bytes: int | None = None
-    private_clean_bytes: int | None = None
-    private_dirty_bytes: int | None = None
-    referenced_bytes: int | None = None
-    anonymous_bytes: int | None = None
-    ksm_bytes: int | None = None
-    lazy_free_bytes: int | None = None
-    anon_huge_pages_bytes: int | None = None
-    shmem_pmd_mapped_bytes: int | None = None
-    file_pmd_mapped_bytes: int | None = None
-    shared_hugetlb_bytes: int | None = None
-    private_hugetlb_bytes: int | None = None
-    swap_bytes: int | None = None
-    swap_pss_bytes: int | None = None
-    locked_bytes: int | None = None
     thp_eligible: bool | None = None
     protection_key: int | None = None
     #: Two-letter VMA flags (``rd wr ex mr mw me ac ...``), as printed.
     vm_flags: tuple[str, ...] = ()
-    #: Every numeric ``Key:`` line of the block, kB converted to bytes;
-    #: keys we do not type are kept here.
-    raw: collections.abc.Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def uss_bytes(self) -> int | None:
-        """``Private_Clean + Private_Dirty`` (smem's USS)."""
-        return _uss(self.private_clean_bytes, self.private_dirty_bytes)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SmapsRollup:
+class SmapsRollup(MemoryCounters):
     """/proc/PID/smaps_rollup: the smaps keys summed over every VMA."""
 
     #: Start of the lowest VMA and end of the highest (the ``[rollup]`` span).
     start: int
     end: int
-    rss_bytes: int
-    pss_bytes: int | None = None
-    pss_dirty_bytes: int | None = None
-    pss_anon_bytes: int | None = None
-    pss_file_bytes: int | None = None
-    pss_shmem_bytes: int | None = None
-    shared_clean_bytes: int | None = None
-    shared_dirty_bytes: int | None = None
-    private_clean_bytes: int | None = None
-    private_dirty_bytes: int | None = None
-    referenced_bytes: int | None = None
-    anonymous_bytes: int | None = None
-    ksm_bytes: int | None = None
-    lazy_free_bytes: int | None = None
-    anon_huge_pages_bytes: int | None = None
-    shmem_pmd_mapped_bytes: int | None = None
-    file_pmd_mapped_bytes: int | None = None
-    shared_hugetlb_bytes: int | None = None
-    private_hugetlb_bytes: int | None = None
-    swap_bytes: int | None = None
-    swap_pss_bytes: int | None = None
-    locked_bytes: int | None = None
-    raw: collections.abc.Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def uss_bytes(self) -> int | None:
-        """``Private_Clean + Private_Dirty`` (smem's USS)."""
-        return _uss(self.private_clean_bytes, self.private_dirty_bytes)
 
 
 def _uss(clean: int | None, dirty: int | None) -> int | None:

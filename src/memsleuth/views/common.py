@@ -102,7 +102,14 @@ def _justify(text: str, width: int, how: str) -> str:
 
 
 class ColumnTable:
-    """A table from column specs: rich on a terminal, plain full-width text when piped."""
+    """A table from column specs and row dicts keyed by ``Column.key``: rich on a terminal, plain
+    full-width text when piped.
+
+    A value of ``None`` shows as ``-``, :data:`BLANK` as nothing, a
+    :class:`~rich.text.Text` as it is; anything else goes through ``Column.fmt``.
+    With ``pipe="full"`` the table is plain text, every value in full, when stdout is not a
+    terminal; the command then prints it with ``crop=env.console.is_terminal``.
+    """
 
     def __init__(
         self,
@@ -186,27 +193,8 @@ def _plain(value: str | Text) -> str:
     return value.plain if isinstance(value, Text) else value
 
 
-def table(
-    columns: Sequence[Column],
-    rows: Iterable[Mapping[str, Any]],
-    *,
-    title: str | Text | None = None,
-    caption: str | None = None,
-    title_justify: str = "center",
-    show_header: bool = True,
-    row_styles: Sequence[str | None] | None = None,
-    overflow: str = "fold",
-    pipe: str = "fit",
-) -> ColumnTable:
-    """A table from column specs and row dicts keyed by ``Column.key``.
-
-    A value of ``None`` shows as ``-``, :data:`BLANK` as nothing, a
-    :class:`~rich.text.Text` as it is; anything else goes through ``Column.fmt``.
-    With ``pipe="full"`` the table is plain text, every value in full, when stdout is not a
-    terminal; the command then prints it with ``crop=env.console.is_terminal``.
-    """
-    return ColumnTable(columns, rows, title=title, caption=caption, title_justify=title_justify,
-                       show_header=show_header, row_styles=row_styles, overflow=overflow, pipe=pipe)
+#: a table from column specs and row dicts keyed by ``Column.key`` (what every view calls)
+table = ColumnTable
 
 
 def rows_json(columns: Sequence[Column], rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:

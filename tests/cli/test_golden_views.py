@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +23,9 @@ from pathlib import Path
 import pytest
 
 from memsleuth.host import HostMeta
-from tests.conftest import FIXTURES, HOSTS, TEXT, CliResult
+from tests.cli.test_translate import make_translate_root
+from tests.conftest import HOSTS, TEXT, CliResult
+from tests.knowledge.conftest import founding_roots
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 L618 = TEXT / "linux-6.18"
@@ -77,34 +78,7 @@ def _linux618(dest: Path) -> None:
 
 
 def _translate(dest: Path) -> None:
-    """A hand-made root for pid 42 (as tests/cli/test_translate.py): 5-level paging, one present
-    page with flags and mapcount, one swapped, one never touched."""
-    proc = dest / "proc"
-    (proc / "42").mkdir(parents=True)
-    (proc / "42" / "stat").write_text("42 (fake) S 1 42 42 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 100 "
-                                      "1000000 10 " + " ".join(["0"] * 29) + "\n")
-    (proc / "42" / "maps").write_text(
-        "7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \n"
-        "7f0000010000-7f0000011000 r--p 00000000 fe:00 123                        /data/file.bin\n")
-    (proc / "cpuinfo").write_text("processor\t: 0\nflags\t\t: fpu pse la57 sse\n")
-    pfn = 0x18001  # in memory block 3 with 128 MiB blocks
-    entries = {0x7F0000000000: (1 << 63) | (1 << 56) | pfn, 0x7F0000001000: (1 << 62) | (0x99 << 5) | 1}
-    with open(proc / "42" / "pagemap", "wb") as f:
-        for vaddr, value in entries.items():
-            f.seek(vaddr // PAGE * 8)
-            f.write(value.to_bytes(8, sys.byteorder))
-        f.seek(0x7F0000011000 // PAGE * 8)
-        f.write(b"\0" * 8)
-    with open(proc / "kpageflags", "wb") as f:
-        f.seek(pfn * 8)
-        f.write(((1 << 5) | (1 << 11) | (1 << 12) | (1 << 14)).to_bytes(8, sys.byteorder))
-    with open(proc / "kpagecount", "wb") as f:
-        f.seek(pfn * 8)
-        f.write((2).to_bytes(8, sys.byteorder))
-    (dest / "sys/devices/system/memory").mkdir(parents=True)
-    (dest / "sys/devices/system/memory/block_size_bytes").write_text("8000000\n")
-    (dest / "sys/devices/system/node/node0/memory0").mkdir(parents=True)
-    (dest / "sys/devices/system/node/node1/memory3").mkdir(parents=True)
+    make_translate_root(dest)
 
 
 ROOTS: dict[str, tuple[Callable[[Path], None], int | None]] = {
@@ -217,18 +191,9 @@ def test_json(case: Case, run_cli: Callable[..., CliResult], roots: Path,
 
 @pytest.fixture(scope="module")
 def founding_series(roots: Path) -> list[str]:
-    """The founding case as 12 root directories (t00..t11), capture times from the builder."""
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        import build_founding_series as builder
-    finally:
-        sys.path.remove(str(FIXTURES))
-    dest = roots / "founding-series"
-    if not dest.exists():
-        shutil.copytree(HOSTS / "founding-series", dest)
-        builder.touch(dest)
-    return sorted(f"founding-series/{p.name}" for p in dest.iterdir()
-                  if p.is_dir() and p.name.startswith("t"))
+    """The founding case as 12 root directories (t00..t11), capture times from the builder, named
+    relative to ``roots`` (the source line then does not depend on the temporary directory)."""
+    return [str(Path(r).relative_to(roots)) for r in founding_roots(roots)]
 
 
 @pytest.mark.parametrize("mode", ["txt", "tty.txt", "json"])

@@ -99,6 +99,13 @@ STAT = "42 (fake) S 1 42 42 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 100 1000000 10
 
 @pytest.fixture
 def fake_root(tmp_path: Path) -> Path:
+    return make_translate_root(tmp_path)
+
+
+def make_translate_root(dest: Path) -> Path:
+    """pid 42 with 5-level paging: one present page with flags and mapcount, one swapped, one never
+    touched (the golden test of every view builds the same root)."""
+    tmp_path = dest
     proc = tmp_path / "proc"
     (proc / "42").mkdir(parents=True)
     (proc / "42" / "stat").write_text(STAT + "\n")

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from memsleuth.analysis.detect import diagnose
+from memsleuth.analysis.detect import detect
 from memsleuth.analysis.findings import GrowthClass
 from memsleuth.analysis.series import History, ProcessInfo, Series
 
@@ -198,7 +198,7 @@ def memsleuth_alarms(host: Host, at: float) -> list[tuple[str, ...]]:
     series = {k: Series(key=k, times=times, values=tuple(v[lo:hi].tolist())) for k, v in host.series.items()}
     hist = History(hostname=host.name, kernel_release="6.18", series=series, processes=PROCS,
                    mem_total_bytes=int(TOTAL))
-    return [(f.series_key, *f.related) for f in diagnose(hist)
+    return [(f.series_key, *f.related) for f in detect(hist)
             if f.growth_class in (GrowthClass.LEAK, GrowthClass.UNBOUNDED_CACHE)]
 
 
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
            for i in range(200)}
     hist = History(hostname=None, kernel_release=None, series=big, mem_total_bytes=int(TOTAL))
     t0 = time.perf_counter()
-    diagnose(hist)
+    detect(hist)
     print(f"\ndiagnose, 200 series x 30 days of 10 s samples: {time.perf_counter() - t0:.2f} s")
     return 0
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from memsleuth.analysis.derived import GAP_KEY, gap_series
-from memsleuth.analysis.detect import diagnose
+from memsleuth.analysis.detect import detect
 from memsleuth.analysis.findings import GrowthClass
 from memsleuth.analysis.growth import AssessContext, assess
 from memsleuth.analysis.projection import project
@@ -158,7 +158,7 @@ def test_diagnose_names_a_growing_process_and_projects_it() -> None:
         processes={"4242:777": ProcessInfo(pid=4242, starttime_ticks=777, comm="leaky")},
         mem_total_bytes=int(TOTAL),
     )
-    found = diagnose(hist)
+    found = detect(hist)
     assert len(found) == 1
     f = found[0]
     assert f.subject == "leaky (pid 4242)"
@@ -190,7 +190,7 @@ def test_dentry_growth_with_sreclaimable_is_unbounded_cache() -> None:
         ),
         mem_total_bytes=int(TOTAL),
     )
-    found = diagnose(hist)
+    found = detect(hist)
     assert [f.series_key for f in found] == ["slab.dentry.size_bytes"]
     f = found[0]
     assert f.growth_class is GrowthClass.UNBOUNDED_CACHE
@@ -221,7 +221,7 @@ def test_healthy_host_has_no_findings() -> None:
         t, {"proc.7:7.rss_anon_bytes": 900 * MIB + (t % 600) * 3e5 + noise(t.size, 2 * MIB)},
         Cached=6 * GIB + 2 * GIB * (1 - np.exp(-t / HOUR)),
     ), mem_total_bytes=int(TOTAL))
-    assert diagnose(hist) == []
+    assert detect(hist) == []
 
 
 def test_diagnose_30_days_of_10s_samples_is_fast() -> None:
@@ -236,7 +236,7 @@ def test_diagnose_30_days_of_10s_samples_is_fast() -> None:
         s[f"slab.c{i}.size_bytes"] = Series(key=f"slab.c{i}.size_bytes", times=tt, values=tuple(v.tolist()))
     hist = History(hostname=None, kernel_release=None, series=s, mem_total_bytes=int(TOTAL))
     start = time.perf_counter()
-    assert diagnose(hist) == []
+    assert detect(hist) == []
     assert time.perf_counter() - start < 2.5
 
 

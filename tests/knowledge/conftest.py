@@ -55,10 +55,10 @@ def context(host: Host | None, traced: tuple[TracedCommand, ...] = ()) -> MatchC
 def detect(history: History) -> list[Finding]:
     """The detector's findings; [] before analysis.detect exists (the matcher then tests growth itself)."""
     try:
-        from memsleuth.analysis.detect import diagnose
+        from memsleuth.analysis.detect import detect as run_detector
     except ImportError:  # pragma: no cover
         return []
-    return diagnose(history)
+    return run_detector(history)
 
 
 def founding_roots(tmp_path: Path) -> list[str]:

@@ -1,6 +1,6 @@
 """The detector: judge every bucket of a History and turn what grows into findings.
 
-:func:`diagnose` judges each subject's series (:mod:`.subjects`: meminfo,
+:func:`detect` judges each subject's series (:mod:`.subjects`: meminfo,
 slab caches, dentry/inode/sockstat counts, cgroup memory.stat, processes, and
 the derived unaccounted gap) with the one growth judgement
 (:func:`.growth.assess`), groups series that move together under the most
@@ -75,7 +75,7 @@ _CLASS_ORDER = {
 
 
 def judged_keys(history: History) -> frozenset[str]:
-    """The series :func:`diagnose` judges: a key here with no finding was judged normal.
+    """The series :func:`detect` judges: a key here with no finding was judged normal.
 
     A series needs a subject and :data:`MIN_SAMPLES` samples over
     :data:`MIN_SPAN_SECONDS`; others (too short, or not a subject) are not
@@ -93,7 +93,7 @@ def judged_keys(history: History) -> frozenset[str]:
     return frozenset(out)
 
 
-def diagnose(history: History, *, now: float | None = None) -> list[Finding]:
+def detect(history: History, *, now: float | None = None) -> list[Finding]:
     """Findings for every bucket that grows, most specific subject first, by rate.
 
     ``now`` (Unix s): samples after it are ignored, and projections count
@@ -243,7 +243,7 @@ def context_for(key: str, sub: Subject | None, *, mem_total_bytes: int | None,
 
 def judge(history: History, key: str) -> Assessment:
     """The growth judgement of one series of ``history`` (derived ones included), in the context
-    :func:`diagnose` gives it: for a caller that asks about one series (the rule matcher, fleet)."""
+    :func:`detect` gives it: for a caller that asks about one series (the rule matcher, fleet)."""
     s = history.get(key) or derived(history, key)
     if s is None:
         raise KeyError(key)
@@ -282,5 +282,5 @@ def _finding(history: History, sub: Subject, a: Assessment, s: Series, related: 
     )
 
 
-__all__ = ["BOUNDED_REPORT_FRACTION", "anon_residual", "context_for", "diagnose", "judge", "judged_keys",
+__all__ = ["BOUNDED_REPORT_FRACTION", "anon_residual", "context_for", "detect", "judge", "judged_keys",
            "reclaim_evidence"]

@@ -1,7 +1,7 @@
 """The detector's output model: per-series assessments and findings.
 
 :func:`memsleuth.analysis.detect.assess` turns one :class:`~.series.Series`
-into an :class:`Assessment`; :func:`memsleuth.analysis.detect.diagnose`
+into an :class:`Assessment`; :func:`memsleuth.analysis.detect.detect`
 turns a :class:`~.series.History` into :class:`Finding` objects, which the
 knowledge layer (signatures) and every renderer (terminal, JSON, HTML,
 exporter) consume, with :class:`Coverage` (what the findings were judged

@@ -1,6 +1,6 @@
 """Match findings and history against the signature rules.
 
-:func:`match` takes the detector's findings (``analysis.detect.diagnose``),
+:func:`match` takes the detector's findings (``analysis.detect.detect``),
 the :class:`~memsleuth.analysis.series.History` they came from and a
 :class:`MatchContext` (the machine to attribute on, the rules), and returns one
 :class:`Diagnosis` per rule whose evidence holds, most specific first.
@@ -138,7 +138,7 @@ class _Eval:
 
     def growth(self, key: str, *, healthy: bool = False) -> tuple[bool, str, float, bool]:
         """(grows, class, confidence, judged here): the detector's finding, or its judgement of the
-        series when it reported nothing (not a subject, or too short for :func:`diagnose`).
+        series when it reported nothing (not a subject, or too short for the detector).
 
         ``healthy``: for a rule that explains healthy growth (class normal), a
         series the detector judged normal may still rise: the judgement's trend test decides.

@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from memsleuth.analysis.detect import diagnose
+from memsleuth.analysis.derived import with_derived
+from memsleuth.analysis.detect import detect
 from memsleuth.analysis.findings import Coverage, Finding, coverage_json, findings_json
 from memsleuth.analysis.growth import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, sample_count
@@ -141,7 +142,9 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
     if why is not None:
         return DiagnosisReport(coverage=coverage, history=history, findings=(), diagnoses=(),
                                rule_errors=rule_errors, insufficient=why)
-    findings = tuple(f for f in diagnose(history, now=reference) if f.confidence >= options.min_confidence)
+    # the derived series (gap, legacy used) are computed once, here: detection and matching read them
+    judged = with_derived(history)
+    findings = tuple(f for f in detect(judged, now=reference) if f.confidence >= options.min_confidence)
     traces: Sequence[TraceRecord] = ()
     trace_errors: Sequence[str] = ()
     plan = trace_plan(findings)
@@ -149,7 +152,7 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
         traces, trace_errors = source.tracer(plan)
     traced = tuple(c for t in traces for c in t.commands)
     context = MatchContext(machine=source.machine, usage=source.usage, rules=options.rules, traced=traced)
-    matched = match(findings, history, context)
+    matched = match(findings, judged, context)
     # a rule that explains healthy growth (class normal) is shown only when it explains a finding
     diagnoses = tuple(d for d in matched if d.rule.rule_class != "normal" or d.findings)
     return DiagnosisReport(coverage=coverage, history=history, findings=findings, diagnoses=diagnoses,

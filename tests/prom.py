@@ -77,7 +77,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def promtool(*args: str, input_text: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def promtool(*args: str, input_text: str | None = None,
+             timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``promtool ARGS``; the completed process (check ``returncode``, ``stdout``, ``stderr``)."""
     return subprocess.run([str(require_binaries() / "promtool"), *args], input=input_text,
                           capture_output=True, text=True, timeout=timeout, check=False)
@@ -98,11 +99,14 @@ def backfill(files: Sequence[Path], data_dir: Path, *, jobs: int = 2, max_block:
         list(pool.map(one, files))
 
 
+#: no scrape jobs: the server serves what was backfilled
+EMPTY_CONFIG = "global:\n  scrape_interval: 15s\nscrape_configs: []\n"
+
+
 class PromServer:
     """``prometheus`` on 127.0.0.1:PORT over ``data_dir``; ``url`` is its base URL."""
 
-    def __init__(self, data_dir: Path, *, config: str = "global:\n  scrape_interval: 15s\nscrape_configs: []\n",
-                 extra_args: Sequence[str] = ()) -> None:
+    def __init__(self, data_dir: Path, *, config: str = EMPTY_CONFIG, extra_args: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -161,4 +165,5 @@ def prometheus(data_dir: Path, **kw: Any) -> Iterator[PromServer]:
         yield server
 
 
-__all__ = ["PromServer", "backfill", "find_binaries", "free_port", "promtool", "prometheus", "require_binaries"]
+__all__ = ["EMPTY_CONFIG", "PromServer", "backfill", "find_binaries", "free_port", "prometheus", "promtool",
+           "require_binaries"]

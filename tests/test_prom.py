@@ -14,9 +14,9 @@ def test_backfilled_series_are_served_on_loopback_and_the_server_stops(tmp_path:
     require_binaries()
     om = tmp_path / "in.om"
     t0 = 1_700_000_000
+    line = 'node_memory_MemTotal_bytes{{instance="h1",job="node"}} {v} {t}\n'
     om.write_text("# TYPE node_memory_MemTotal_bytes gauge\n"
-                  + "".join(f'node_memory_MemTotal_bytes{{instance="h1",job="node"}} {1e9 + i} {t0 + 60 * i}\n'
-                            for i in range(120)) + "# EOF\n")
+                  + "".join(line.format(v=1e9 + i, t=t0 + 60 * i) for i in range(120)) + "# EOF\n")
     backfill([om], tmp_path / "data", jobs=1)
     with PromServer(tmp_path / "data") as prom:
         conns = [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == prom.port

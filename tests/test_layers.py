@@ -10,26 +10,36 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "memsleuth"
 
+#: the bottom: standard library only
+_BASE = {"keys", "errors", "units"}
+#: what the machine-reading layers below analysis may use
+_MACHINE = _BASE | {"host", "sources", "snapshot", "store"}
+#: what sits below the front ends
+_CORE = _MACHINE | {"metrics", "analysis", "knowledge", "trace", "collect"}
+
 #: layer -> layers it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
     "version": set(),
     "errors": set(),
     "units": set(),
     "keys": set(),
-    "host": {"keys", "errors", "units"},
-    "sources": {"keys", "errors", "units"},
-    "snapshot": {"keys", "host", "sources", "errors", "units"},
-    "store": {"keys", "snapshot", "sources", "host", "errors", "units"},
+    "metrics": {"keys"},
+    "host": _BASE,
+    "sources": _BASE,
+    "snapshot": _BASE | {"host", "sources"},
+    "store": _BASE | {"host", "sources", "snapshot"},
     # analysis and knowledge read no machine: no host, no store (see also the I/O test below)
-    "analysis": {"keys", "snapshot", "sources", "errors", "units"},
-    "trace": {"keys", "host", "sources", "errors", "units"},
-    "knowledge": {"keys", "analysis", "snapshot", "sources", "errors", "units"},
-    "collect": {"keys", "knowledge", "analysis", "trace", "store", "snapshot", "sources", "host", "errors",
-                "units"},
-    "views": {"keys", "knowledge", "analysis", "store", "snapshot", "sources", "host", "errors", "units"},
-    "cli": {"keys", "collect", "views", "knowledge", "trace", "analysis", "store", "snapshot", "sources",
-            "host", "errors", "units", "__init__"},
-    "__init__": {"keys", "host", "snapshot", "errors", "units"},
+    "analysis": _BASE | {"snapshot", "sources"},
+    "trace": _BASE | {"host", "sources"},
+    "knowledge": _BASE | {"analysis", "snapshot", "sources"},
+    "collect": _MACHINE | {"metrics", "analysis", "knowledge", "trace"},
+    # the front ends: each renders the DiagnosisReport; none imports another (nor views)
+    "views": _BASE | {"host", "sources", "snapshot", "store", "analysis", "knowledge"},
+    "exporter": _CORE,
+    "fleet": _CORE,
+    "report": _CORE,
+    "cli": _CORE | {"views", "exporter", "fleet", "report", "__init__"},
+    "__init__": _BASE | {"host", "snapshot"},
     "__main__": {"cli"},
 }
 

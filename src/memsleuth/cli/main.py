@@ -44,6 +44,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("memsleuth.cli.commands.trace", "tracefs: who allocates a slab cache, who fails lookups"),
     "reclaim": ("memsleuth.cli.commands.reclaim", "drop_caches dry run; --yes drops and measures"),
     "diagnose": ("memsleuth.cli.commands.diagnose", "what grows: leaks and unbounded caches, from history"),
+    "exporter": ("memsleuth.cli.commands.exporter", "Prometheus /metrics (loopback) or a node_exporter textfile"),
+    "fleet": ("memsleuth.cli.commands.fleet", "rank a fleet's hosts by leak and time to 90% via Prometheus"),
+    "rules": ("memsleuth.cli.commands.rules", "print Prometheus alert rules that see growth, not thresholds"),
 }
 
 DESCRIPTION = """\

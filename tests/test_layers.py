@@ -59,7 +59,8 @@ def _imported(path: Path) -> tuple[set[str], bool]:
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
+            if node.module != "memsleuth":  # ``from memsleuth import keys`` imports the keys layer
+                names.add(node.module)
             names.update(f"{node.module}.{a.name}" for a in node.names)
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "open":
             calls_open = True
@@ -195,7 +196,7 @@ def test_record_does_not_import_rich_numpy_or_analysis(tmp_path: Path) -> None:
     code = (
         "import sys\n"
         "from memsleuth.cli.main import main\n"
-        f"rc = main(['record', '--db', {str(db)!r}, '--count', '1', '--interval', '0'])\n"
+        f"rc = main(['record', '--db', {str(db)!r}, '--count', '1', '--interval', '0.01'])\n"
         "assert rc == 0, rc\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'numpy')\n"
         "               or m.startswith(('memsleuth.analysis', 'memsleuth.views')))\n"

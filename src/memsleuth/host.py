@@ -164,9 +164,10 @@ class _TarBackend:
                     elif member.isdir():
                         self.dirs.setdefault(name, set())
         except (tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            # tarfile's ReadError lists every compression it tried, one per line: keep the first
+            why = str(exc).splitlines()[0].rstrip(":") if str(exc) else exc.__class__.__name__
             raise BundleError(
-                f"{path}: not a readable bundle ({exc.__class__.__name__}: {exc}); "
-                "it may be truncated or not a memsleuth capture"
+                f"{path}: not a readable bundle ({why}); it may be truncated or not a memsleuth capture"
             ) from None
         if META_NAME not in self.files and "proc/meminfo" not in self.files:
             raise BundleError(

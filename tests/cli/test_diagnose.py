@@ -188,7 +188,7 @@ def test_errors_exit_2(run_cli: Callable[..., CliResult], roots: list[Path], tmp
 
 def test_corrupt_store_exits_2(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    assert run_cli("record", "--db", str(db), "--count", "3", "--interval", "0", "--no-processes").code == 0
+    assert run_cli("record", "--db", str(db), "--count", "3", "--interval", "0.01", "--no-processes").code == 0
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE samples SET system = x'00112233'")
     # the series still read; the last snapshot (to name the host) does not decompress
@@ -250,7 +250,7 @@ def test_since_on_roots_counts_back_from_the_last_sample(run_cli: Callable[..., 
 @pytest.mark.live
 def test_diagnose_db_written_by_record(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    assert run_cli("record", "--db", str(db), "--count", "8", "--interval", "0").code == 0
+    assert run_cli("record", "--db", str(db), "--count", "8", "--interval", "0.01").code == 0
     r = run_cli("diagnose", "--db", str(db))
     assert r.code == 2 and "8 samples over 0 s" in r.err
     # the same live samples, spread a minute apart (the detector needs two minutes)

@@ -86,7 +86,7 @@ def test_signal_finishes_and_exits_0(tmp_path: Path, sig: signal.Signals) -> Non
 
 def test_count_and_default_permissions(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
     db = tmp_path / "new" / "dir" / "m.db"
-    res = run_cli("record", "--db", str(db), "--count", "2", "--interval", "0")
+    res = run_cli("record", "--db", str(db), "--count", "2", "--interval", "0.01")
     assert res.code == 0, res.err
     assert (db.parent.stat().st_mode & 0o777) == 0o700
     assert (db.stat().st_mode & 0o777) == 0o600
@@ -104,7 +104,7 @@ def test_processes_coming_and_going(tmp_path: Path, run_cli: Callable[..., CliRe
     worker = threading.Thread(target=churn)
     worker.start()
     try:
-        res = run_cli("record", "--db", str(db), "--count", "10", "--interval", "0")
+        res = run_cli("record", "--db", str(db), "--count", "10", "--interval", "0.01")
     finally:
         stop.set()
         worker.join()
@@ -129,7 +129,7 @@ def test_negative_raw_retention_is_a_usage_error(tmp_path: Path, run_cli: Callab
 
 def test_newer_schema_exits_2(tmp_path: Path, run_cli: Callable[..., CliResult]) -> None:
     db = tmp_path / "m.db"
-    assert run_cli("record", "--db", str(db), "--count", "1", "--interval", "0").code == 0
+    assert run_cli("record", "--db", str(db), "--count", "1", "--interval", "0.01").code == 0
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA user_version=99")
     res = run_cli("record", "--db", str(db), "--count", "1")

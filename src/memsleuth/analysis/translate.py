@@ -90,6 +90,8 @@ class Translation:
 def parse_address(text: str) -> int:
     """``0x7ffd12345678``, ``7ffd12345678`` or ``7FFD_1234_5678`` -> int (hex always)."""
     value = text.strip().lower().replace("_", "").removeprefix("0x")
+    if value.startswith(("-", "+")):
+        raise ValueError(f"not a hexadecimal address (an address has no sign): {text!r}")
     if not value:
         raise ValueError(f"not a hexadecimal address: {text!r}")
     try:

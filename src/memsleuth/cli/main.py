@@ -44,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trace": ("memsleuth.cli.commands.trace", "tracefs: who allocates a slab cache, who fails lookups"),
     "reclaim": ("memsleuth.cli.commands.reclaim", "drop_caches dry run; --yes drops and measures"),
     "diagnose": ("memsleuth.cli.commands.diagnose", "what grows: leaks and unbounded caches, from history"),
-    "exporter": ("memsleuth.cli.commands.exporter", "Prometheus /metrics (loopback) or a node_exporter textfile"),
+    "exporter": ("memsleuth.cli.commands.exporter", "Prometheus /metrics (loopback), or a textfile"),
     "fleet": ("memsleuth.cli.commands.fleet", "rank a fleet's hosts by leak and time to 90% via Prometheus"),
     "rules": ("memsleuth.cli.commands.rules", "print Prometheus alert rules that see growth, not thresholds"),
 }
@@ -141,16 +141,19 @@ def build_command_parser(name: str, module: Command) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name, rest = _split_command(argv)
-    if name is None:
-        if any(a in ("-h", "--help", "--version") for a in rest):
-            _top_parser().parse_args(rest)
-            return EXIT_OK
-        name = "status"
-    if name not in COMMANDS:
-        _top_parser().error(f"unknown command {name!r} (see 'memsleuth --help')")
-    module: Command = importlib.import_module(COMMANDS[name][0])
-    parser = build_command_parser(name, module)
-    args = parser.parse_args(rest)
+    try:
+        # argparse exits on --help and on a usage error: an in-process caller gets the status back
+        if name is None:
+            if any(a in ("-h", "--help", "--version") for a in rest):
+                _top_parser().parse_args(rest)
+                return EXIT_OK
+            name = "status"
+        if name not in COMMANDS:
+            _top_parser().error(f"unknown command {name!r} (see 'memsleuth --help')")
+        module: Command = importlib.import_module(COMMANDS[name][0])
+        args = build_command_parser(name, module).parse_args(rest)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     args.subcommand = name
 
     from memsleuth.cli.env import Env

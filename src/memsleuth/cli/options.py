@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from datetime import datetime
 
@@ -32,4 +33,26 @@ def parse_since(text: str) -> tuple[str, float]:
         ) from None
 
 
-__all__ = ["parse_duration", "parse_since"]
+def positive_seconds(text: str) -> float:
+    """An interval in seconds: a finite number above zero (``0``, ``-2``, ``nan``, ``1e309`` refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the interval must be a positive number of seconds")
+    return value
+
+
+def positive_count(text: str) -> int:
+    """A count of samples or rows: a whole number, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the count must be at least 1")
+    return value
+
+
+__all__ = ["parse_duration", "parse_since", "positive_count", "positive_seconds"]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
+from memsleuth.errors import AccessDenied, NoSuchProcess, ProcessGone, SourceMissing
 from memsleuth.host import Host
 from memsleuth.snapshot.capture import read_process
 from memsleuth.snapshot.model import REASON_DENIED, ProcessSample
+
+
+def gone(host: Host, pid: int) -> ProcessGone:
+    """The error for a process we could not read: it never existed here, or it exited as we read."""
+    return ProcessGone(pid) if host.exists(f"proc/{pid}") else NoSuchProcess(pid)
 
 
 def read_address_space(host: Host, pid: int, needed: str, extra: Sequence[str] = ()) -> ProcessSample:
@@ -20,7 +25,7 @@ def read_address_space(host: Host, pid: int, needed: str, extra: Sequence[str] =
     """
     sample = read_process(host, pid, ("stat", needed, *extra))
     if sample is None:
-        raise ProcessGone(pid)
+        raise gone(host, pid)
     if sample.kernel_thread or sample.zombie:
         raise SourceMissing(f"proc/{pid}/{needed} (a kernel thread or zombie has no address space)")
     if needed not in sample.files:

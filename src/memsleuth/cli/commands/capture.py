@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from memsleuth.cli.env import Env
+from memsleuth.errors import UsageError
 
 HELP = """\
 Write a bundle (.tar.gz) of every raw kernel file a diagnosis needs: system
@@ -23,6 +25,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write the bundle (.tar.gz)")
 
 
+def _check_output(path: str) -> None:
+    """Refuse an output path that cannot be written before the capture, not after it."""
+    if os.path.isdir(path):
+        raise UsageError(f"{path} is a directory: give the bundle a file name, e.g. "
+                         f"{os.path.join(path, 'host.tar.gz')}")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"cannot write {path}: no directory {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {path}: {parent} is not writable")
+
+
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.snapshot.bundle import BUNDLE_PROCESS_FILES, write_bundle
     from memsleuth.snapshot.capture import (
@@ -31,9 +45,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
         SYSTEM_FILES,
     )
 
+    _check_output(args.output)
     snap = env.snapshot(process_files=BUNDLE_PROCESS_FILES, slab_files=SLAB_FILES_NUMA,
                         system_files=SYSTEM_FILES + EXTRA_SYSTEM_FILES)
-    count = write_bundle(snap, args.output)
+    try:
+        count = write_bundle(snap, args.output)
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     summary = {
         "schema": "memsleuth.capture/1",
         "output": args.output,

@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from memsleuth.cli.env import Env
+from memsleuth.cli.options import positive_count, positive_seconds
 
 if TYPE_CHECKING:
     from array import array
@@ -31,8 +32,9 @@ EXAMPLES = """\
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("interval", nargs="?", type=float, help="seconds between readings (default 1)")
-    parser.add_argument("count", nargs="?", type=int, help="number of intervals (default 1)")
+    parser.add_argument("interval", nargs="?", type=positive_seconds,
+                        help="seconds between readings (default 1)")
+    parser.add_argument("count", nargs="?", type=positive_count, help="number of intervals (default 1)")
     parser.add_argument("--limit", "-n", type=int, default=10, help="processes shown (default 10)")
     parser.add_argument("--cow", type=int, metavar="PID",
                         help="copy-on-write sharing between PID and its children (root)")
@@ -40,12 +42,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from memsleuth.errors import UsageError
-
-    if args.interval is not None and args.interval <= 0:
-        raise UsageError("interval must be positive")
-    if args.count is not None and args.count < 1:
-        raise UsageError("count must be at least 1")
     if args.cow is not None:
         return _cow(args, env)
     return _rates(args, env)
@@ -97,6 +93,7 @@ def _cow(args: argparse.Namespace, env: Env) -> int:
         cow_areas,
         overlaps,
     )
+    from memsleuth.cli.commands._process import gone
     from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
     from memsleuth.snapshot.capture import read_process
     from memsleuth.snapshot.pages import read_kpagecount, read_pagemap
@@ -109,7 +106,7 @@ def _cow(args: argparse.Namespace, env: Env) -> int:
     page = host.page_size
     parent = read_process(host, args.cow, ("stat", "maps", "cmdline"))
     if parent is None:
-        raise ProcessGone(args.cow)
+        raise gone(host, args.cow)
     if "maps" not in parent.files:
         raise AccessDenied(f"proc/{args.cow}/maps")
     children = []

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from memsleuth.cli.env import Env
+from memsleuth.cli.options import positive_count, positive_seconds
 
 HELP = """\
 Show free and used memory the way procps-ng 4 'free' does (used = total -
@@ -33,9 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("-w", "--wide", action="store_true", help="buffers and cache apart")
     parser.add_argument("-t", "--total", action="store_true", help="add a Total line (RAM + swap)")
-    parser.add_argument("-s", "--seconds", type=float, metavar="DELAY",
+    parser.add_argument("-s", "--seconds", type=positive_seconds, metavar="DELAY",
                         help="repeat every DELAY seconds")
-    parser.add_argument("-c", "--count", type=int, metavar="N", help="repeat N times")
+    parser.add_argument("-c", "--count", type=positive_count, metavar="N", help="repeat N times")
     parser.add_argument("--legacy", action="store_true",
                         help="add the CentOS 6 view of 'used' and why it differs")
     parser.set_defaults(unit="kibi")
@@ -49,10 +50,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
     opts = FreeOptions(unit=args.unit, wide=args.wide, total=args.total, legacy=args.legacy)
     count = args.count if args.count is not None else (None if args.seconds else 1)
     delay = args.seconds if args.seconds is not None else 1.0
-    if count is not None and count < 1:
-        from memsleuth.errors import UsageError
-
-        raise UsageError("--count must be at least 1")
     if not env.host().live and (count or 1) > 1:
         count = 1  # a bundle does not change between reads
     i = 0

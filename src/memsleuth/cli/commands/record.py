@@ -16,6 +16,7 @@ from collections.abc import Callable
 from types import FrameType
 
 from memsleuth.cli.env import Env
+from memsleuth.cli.options import positive_count, positive_seconds
 from memsleuth.errors import UsageError
 
 DEFAULT_DB = "/var/lib/memsleuth/memsleuth.db"
@@ -42,9 +43,9 @@ EXAMPLES = """\
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--db", metavar="PATH", default=DEFAULT_DB,
                         help=f"the store (created if missing, parent directory 0700; default {DEFAULT_DB})")
-    parser.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
+    parser.add_argument("--interval", type=positive_seconds, default=10.0, metavar="SECONDS",
                         help="seconds between samples (default 10)")
-    parser.add_argument("--count", type=int, default=None, metavar="N",
+    parser.add_argument("--count", type=positive_count, default=None, metavar="N",
                         help="stop after N samples (default: run until SIGTERM/SIGINT)")
     parser.add_argument("--retention-hours", type=float, default=48.0, metavar="H",
                         help="keep every sample this long (default 48)")
@@ -81,10 +82,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.snapshot.capture import capture
     from memsleuth.store.writer import Retention, Store
 
-    if args.interval < 0:
-        raise UsageError("--interval must be >= 0")
-    if args.count is not None and args.count < 1:
-        raise UsageError("--count must be >= 1")
     if args.raw_hours < 0 or args.raw_downsample_seconds < 0:
         raise UsageError("--raw-hours and --raw-downsample-seconds must be >= 0")
     policy = Retention(full_resolution_hours=args.retention_hours,

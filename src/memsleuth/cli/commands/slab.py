@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING
 
 from memsleuth.cli.env import Env
+from memsleuth.cli.options import positive_count, positive_seconds
 
 if TYPE_CHECKING:
     from memsleuth.snapshot.model import Snapshot
@@ -29,8 +30,8 @@ EXAMPLES = """\
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from memsleuth.analysis.slab import SORT_KEYS
 
-    parser.add_argument("interval", nargs="?", type=float, help="seconds between readings")
-    parser.add_argument("count", nargs="?", type=int, help="number of readings after the first")
+    parser.add_argument("interval", nargs="?", type=positive_seconds, help="seconds between readings")
+    parser.add_argument("count", nargs="?", type=positive_count, help="number of readings after the first")
     parser.add_argument("--sort", "-s", choices=sorted(SORT_KEYS), default="size",
                         help="sort key (default: size)")
     parser.add_argument("--limit", "-n", type=int, default=25, help="rows to show (default 25)")
@@ -46,8 +47,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.views.common import document, missing_json
     from memsleuth.views.slab import SCHEMA, render_slab, row_json, totals_json
 
-    if args.interval is not None and args.interval <= 0:
-        raise UsageError("interval must be positive")
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     files = ("proc/slabinfo", "proc/meminfo", "proc/version", "proc/sys/kernel/hostname")

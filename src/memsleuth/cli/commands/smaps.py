@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
+    from memsleuth.cli.commands._process import gone
+    from memsleuth.errors import AccessDenied, SourceMissing
     from memsleuth.snapshot.capture import read_process
     from memsleuth.snapshot.model import REASON_DENIED
     from memsleuth.sources.smaps import parse_smaps, parse_smaps_rollup
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     host = env.host()
     sample = read_process(host, args.pid, ("stat", "smaps", "smaps_rollup", "cmdline"))
     if sample is None:
-        raise ProcessGone(args.pid)
+        raise gone(host, args.pid)
     if sample.kernel_thread:
         raise SourceMissing(f"proc/{args.pid}/smaps (a kernel thread has no user memory)")
     if "smaps" not in sample.files:

@@ -6,6 +6,7 @@ import argparse
 import time
 
 from memsleuth.cli.env import Env
+from memsleuth.cli.options import positive_count, positive_seconds
 
 HELP = """\
 vmstat(8): processes, memory (KiB), swap and block I/O (KiB/s), interrupts,
@@ -22,22 +23,17 @@ EXAMPLES = """\
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("interval", nargs="?", type=float, help="seconds between rows")
-    parser.add_argument("count", nargs="?", type=int, help="number of rows (default: forever)")
+    parser.add_argument("interval", nargs="?", type=positive_seconds, help="seconds between rows")
+    parser.add_argument("count", nargs="?", type=positive_count, help="number of rows (default: forever)")
     parser.add_argument("--mem", action="store_true",
                         help="add slab, dentry and page-fault columns")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.vmstat import FILES, VmstatPoint, point, row
-    from memsleuth.errors import UsageError
     from memsleuth.views.common import document
     from memsleuth.views.vmstat import SCHEMA, format_row, header_lines, row_json
 
-    if args.interval is not None and args.interval <= 0:
-        raise UsageError("interval must be positive")
-    if args.count is not None and args.count < 1:
-        raise UsageError("count must be at least 1")
     count = args.count if args.count is not None else (1 if args.interval is None else None)
     if not env.host().live:
         count = 1  # a bundle is one moment: only the since-boot row exists

@@ -185,11 +185,26 @@ def test_diagnosis_is_the_nss_soft_token_in_the_curl_probe(
 
 def test_with_nss_sdb_use_cache_diagnose_is_quiet_about_it(
         cached: tuple[int, dict[str, Any], str, int]) -> None:
+    """With the cache set, the probe makes no negative dentries, so nothing blames it.
+
+    The dentry cache of a busy host may still grow for other reasons (other
+    work creating and looking up files: a CI run, a backfill, an import
+    storm); a finding for that is right, and then a trace runs.  What must not
+    happen is a dentry rule naming the probe, or a trace in which the probe is
+    a visible share of the failed lookups or dentry allocations.
+    """
     _, doc, _, loop_pid = cached
-    assert not _named(doc) & set(DENTRY_KEYS), _summary(doc)
-    assert not [d["rule"] for d in doc["diagnoses"] if d["rule"] in DENTRY_RULES]
+
+    def probe(comm: str | None, ppid: int | None) -> bool:
+        return comm == "curl" or ppid == loop_pid
+
     suspects = [s for d in doc["diagnoses"] for s in d["suspects"]]
-    assert not [s for s in suspects if s["process"]["comm"] == "curl"
-                or (s["parent"] or {}).get("pid") == loop_pid]
-    # nothing to confirm, so nothing was traced
-    assert not [t for t in doc["traces"] if t["kind"] == "lookups"]
+    assert not [s for s in suspects if probe(s["process"]["comm"], s["process"]["ppid"])
+                or (s["parent"] or {}).get("pid") == loop_pid], _summary(doc)
+    assert not [d["rule"] for d in doc["diagnoses"] if d["rule"] == "nss-negative-dentries"]
+    for t in doc["traces"]:
+        from_probe = sum(c["events"] for c in t["commands"] if probe(c["comm"], c["ppid"]))
+        assert from_probe <= 0.05 * max(t["events"], 1), (t["kind"], t["commands"][:3])
+    if not _named(doc) & set(DENTRY_KEYS):
+        # a quiet host: nothing to confirm, so nothing was traced
+        assert not [t for t in doc["traces"] if t["kind"] == "lookups"]

@@ -188,7 +188,8 @@ def test_errors_exit_2(run_cli: Callable[..., CliResult], roots: list[Path], tmp
 
 def test_corrupt_store_exits_2(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
     db = tmp_path / "m.db"
-    assert run_cli("record", "--db", str(db), "--count", "3", "--interval", "0.01", "--no-processes").code == 0
+    assert run_cli("record", "--db", str(db), "--count", "3", "--interval", "0.01",
+                   "--no-processes").code == 0
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE samples SET system = x'00112233'")
     # the series still read; the last snapshot (to name the host) does not decompress

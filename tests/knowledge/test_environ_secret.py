@@ -181,3 +181,23 @@ def test_a_run_of_a_repeated_command_is_checked_in_its_parent(probe_run: tuple[i
     # a single run of a command, with nothing else seen, is checked in itself
     (alone,) = find_suspects(HostInspector(host), empty, **kw)
     assert (alone.environ_pid, alone.environ_of, alone.environ_checked) == (child, "self", True)
+
+
+@pytest.mark.live
+def test_a_suspect_that_has_the_fix_already_is_not_blamed(probe: int, tmp_path: Path) -> None:
+    """The NSS rule's environ_ok: a live process that maps libsoftokn3.so but runs with
+    NSS_SDB_USE_CACHE=yes is cleared (the dentry cache may grow for another reason), and the
+    diagnosis says why it left it out."""
+    from memsleuth.collect.inspect import HostInspector
+    from memsleuth.collect.rules import load_rules
+    from memsleuth.knowledge.match import MatchContext, match
+    from tests.knowledge.conftest import detect, founding_roots, history_from_dirs
+
+    history = history_from_dirs(founding_roots(tmp_path))
+    machine = HostInspector(Host.open(None))
+    ds = match(detect(history), history, MatchContext(rules=load_rules(), machine=machine))
+    nss = [d for d in ds if d.rule_id == "nss-negative-dentries"]
+    blamed = {s.process.pid for d in nss for s in d.attribution.suspects}
+    assert probe not in blamed
+    assert any(f"pid {probe} " in n and "is not blamed" in n and "NSS_SDB_USE_CACHE=yes" in n
+               for d in nss for n in d.notes), [d.notes for d in nss]

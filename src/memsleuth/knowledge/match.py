@@ -195,6 +195,8 @@ class _Outcome:
     fallback: list[str] = field(default_factory=list)
     confidences: list[float] = field(default_factory=list)
     suspects: tuple[Suspect, ...] = ()
+    #: suspects cleared by the rule's environ_ok: the setting that fixes it is already made
+    cleared: tuple[Suspect, ...] = ()
 
 
 def _check_value(ev: _Eval, c: Check, out: _Outcome) -> bool:
@@ -276,10 +278,22 @@ def _process(ev: _Eval, p: ProcessCond, rule: Rule, out: _Outcome) -> bool:
                              environ_key=rule.attribution.environ_key,
                              environ_advice=rule.attribution.environ_advice, only=only,
                              traced=() if only is not None else _relevant(ev.traced, out.growing))
+    suspects, out.cleared = _clear_fixed(suspects, rule.attribution.environ_ok)
     if not suspects:
         return False
     out.suspects = suspects
     return True
+
+
+def _clear_fixed(suspects: Sequence[Suspect], ok: Sequence[str]) -> tuple[tuple[Suspect, ...],
+                                                                           tuple[Suspect, ...]]:
+    """(blamed, cleared): a suspect whose environment was read and holds one of the rule's
+    ``environ_ok`` values already has the fix (NSS_SDB_USE_CACHE=yes): it is not the cause, even
+    when the cache grows for another reason."""
+    values = {v.lower() for v in ok}
+    cleared = tuple(s for s in suspects if values and s.environ_checked
+                    and (s.environ_value or "").lower() in values)
+    return tuple(s for s in suspects if s not in cleared), cleared
 
 
 # -- facts ------------------------------------------------------------------
@@ -426,7 +440,7 @@ def match(findings: Sequence[Finding], history: History, context: MatchContext) 
                                      traced=[t for t in traced if t.share >= TRACED_MIN_SHARE][:3],
                                      any_traced=True)
         charges = cgroup_charges(history) if caches else ()
-        notes = []
+        notes = [f"pid {s.process.pid} {s.process.comm} is not blamed: {s.environ_note}" for s in o.cleared]
         if o.fallback:
             notes.append("growth of " + ", ".join(o.fallback) + " judged on its own series (the "
                          "detector reports no finding for it: not a subject of its own, or judged normal)")

@@ -1,0 +1,77 @@
+"""The exporter as a process: a real Prometheus scrapes it on loopback; it listens on 127.0.0.1
+only by default; SIGTERM and SIGINT stop it with exit status 0."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+
+from memsleuth import metrics
+from tests.exporter.conftest import Roots, exporter_process
+from tests.prom import PromServer, require_binaries
+
+#: MemTotal of tests/fixtures/hosts/centos6-founding (65922868 kB)
+CENTOS6_MEM_TOTAL = 65922868 * 1024
+
+
+def _listening(pid: int) -> list[tuple[str, int]]:
+    return sorted((c.laddr.ip, c.laddr.port) for c in psutil.Process(pid).net_connections(kind="inet")
+                  if c.status == psutil.CONN_LISTEN)
+
+
+def test_prometheus_scrapes_the_exporter(exporter_roots: Roots, tmp_path: Path) -> None:
+    require_binaries()
+    with exporter_process("--root", "centos6", "--listen", "127.0.0.1:0", cwd=exporter_roots.top) as ex:
+        target = urllib.parse.urlsplit(ex.url).netloc
+        config = ("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n"
+                  f"  - job_name: memsleuth\n    static_configs:\n      - targets: ['{target}']\n")
+        with PromServer(tmp_path / "prom", config=config) as prom:
+            deadline = time.monotonic() + 30
+            result: list[dict[str, object]] = []
+            while time.monotonic() < deadline and not result:
+                result = prom.query(metrics.MEMORY_TOTAL.name)["result"]
+                if not result:
+                    time.sleep(0.25)
+            assert result, "Prometheus stored no memsleuth sample in 30 s"
+            assert float(result[0]["value"][1]) == CENTOS6_MEM_TOTAL  # type: ignore[index]
+            assert result[0]["metric"]["job"] == "memsleuth"  # type: ignore[index]
+            ok = prom.query(f'{metrics.SCRAPE_SUCCESS.name}{{source="meminfo"}}')["result"]
+            assert ok and float(ok[0]["value"][1]) == 1.0
+            assert float(prom.query('up{job="memsleuth"}')["result"][0]["value"][1]) == 1.0
+        assert ex.stop(signal.SIGTERM) == 0
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_default_listen_is_loopback_only_and_sigint_exits_0(exporter_roots: Roots) -> None:
+    if not _port_free(9847):
+        pytest.skip("port 9847 (the default) is in use on this machine")
+    with exporter_process("--root", "centos6", cwd=exporter_roots.top) as ex:
+        assert ex.url == "http://127.0.0.1:9847/metrics"
+        assert _listening(ex.proc.pid) == [("127.0.0.1", 9847)]
+        assert ex.stop(signal.SIGINT) == 0
+
+
+def test_sigterm_exits_0_and_stops_listening(exporter_roots: Roots) -> None:
+    with exporter_process("--root", "centos6", "--listen", "127.0.0.1:0", cwd=exporter_roots.top) as ex:
+        port = urllib.parse.urlsplit(ex.url).port
+        listening = _listening(ex.proc.pid)
+        assert listening == [("127.0.0.1", port)]
+        with urllib.request.urlopen(ex.url, timeout=10) as r:
+            assert r.status == 200
+        assert ex.stop(signal.SIGTERM) == 0
+        assert port is not None and _port_free(port)

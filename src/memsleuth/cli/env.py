@@ -59,6 +59,12 @@ class Env:
         self.stdout.write("\n")
         self.stdout.flush()
 
+    def emit_json_line(self, payload: object) -> None:
+        """One compact JSON document on one line (JSON Lines): what repeating commands print with
+        --json, so that each sample can be read as it comes (``jq -c``, ``while read``)."""
+        self.stdout.write(json.dumps(payload, separators=(",", ":"), default=_json_default) + "\n")
+        self.stdout.flush()
+
     def note(self, message: str) -> None:
         """A caveat about the output (missing files, estimates) on stderr."""
         print(f"memsleuth: note: {message}", file=self.stderr)

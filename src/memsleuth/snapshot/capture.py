@@ -20,6 +20,7 @@ Race policy, in one place:
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterable, Sequence
 
@@ -179,7 +180,8 @@ def capture(
                         missing[path] = REASON_DENIED
 
     return Snapshot(
-        meta=host.meta,
+        # the live host's meta is read once per Host: each capture carries its own time
+        meta=dataclasses.replace(host.meta, captured_at=started) if host.live else host.meta,
         started_at=started if host.live else (host.meta.captured_at or started),
         ended_at=time.time() if host.live else (host.meta.captured_at or started),
         files=files,

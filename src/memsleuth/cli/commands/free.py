@@ -60,7 +60,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
                             system_files=FILES)
         mem = system_memory(snap)
         if env.json:
-            env.emit_json(document(SCHEMA, snap.meta, env.host().label, **free_json(mem.free)))
+            doc = document(SCHEMA, snap.meta, env.host().label, **free_json(mem.free))
+            # repeating (-s, -c N): one document per line, printed as each sample is taken
+            (env.emit_json if count == 1 else env.emit_json_line)(doc)
         else:
             if i:
                 env.console.print()

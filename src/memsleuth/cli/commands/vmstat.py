@@ -44,11 +44,14 @@ def run(args: argparse.Namespace, env: Env) -> int:
     while count is None or n < count:
         if n:
             time.sleep(args.interval)
-        cur = point(env.snapshot(processes=False, cgroups=False, slab_sysfs=False, numa=False,
-                                 system_files=FILES))
+        snap = env.snapshot(processes=False, cgroups=False, slab_sysfs=False, numa=False, system_files=FILES)
+        cur = point(snap)
         r = row(cur, prev)
         prev = cur
-        if env.json:
+        if env.json and count is None:
+            # endless: one document per row and line (JSON Lines), printed as each row is taken
+            env.emit_json_line(document(SCHEMA, snap.meta, env.host().label, rows=[row_json(r)]))
+        elif env.json:
             rows.append(row_json(r))
         else:
             if n % 20 == 0:
@@ -57,6 +60,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
             env.stdout.write(format_row(r, args.mem) + "\n")
             env.stdout.flush()
         n += 1
-    if env.json:
+    if env.json and count is not None:
         env.emit_json(document(SCHEMA, env.host().meta, env.host().label, rows=rows))
     return 0

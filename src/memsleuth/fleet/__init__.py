@@ -1,0 +1,1 @@
+"""Fleet mode: read a fleet's memory history back from a Prometheus-compatible API."""

@@ -91,6 +91,9 @@ class DiagnosisReport:
     rule_errors: tuple[str, ...] = ()
     #: why no trend could be judged (too few samples or too short a window); ``None`` when judged
     insufficient: str | None = None
+    #: findings left out because their confidence is below ``min_confidence``
+    below_confidence: int = 0
+    min_confidence: float = 0.0
 
     @property
     def healthy(self) -> bool:
@@ -105,6 +108,7 @@ class DiagnosisReport:
             **coverage_json(self.coverage, self.history),
             "healthy": self.healthy,
             "findings_total": len(self.findings),
+            "findings_below_confidence": self.below_confidence,
             "findings": findings_json(shown, self.coverage, self.history.processes),
             "diagnoses": [root_cause_json(d) for d in self.diagnoses],
             "traces": [dict(t.document) for t in self.traces],
@@ -144,7 +148,8 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
                                rule_errors=rule_errors, insufficient=why)
     # the derived series (gap, legacy used) are computed once, here: detection and matching read them
     judged = with_derived(history)
-    findings = tuple(f for f in detect(judged, now=reference) if f.confidence >= options.min_confidence)
+    found = detect(judged, now=reference)
+    findings = tuple(f for f in found if f.confidence >= options.min_confidence)
     traces: Sequence[TraceRecord] = ()
     trace_errors: Sequence[str] = ()
     plan = trace_plan(findings)
@@ -156,7 +161,8 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
     # a rule that explains healthy growth (class normal) is shown only when it explains a finding
     diagnoses = tuple(d for d in matched if d.rule.rule_class != "normal" or d.findings)
     return DiagnosisReport(coverage=coverage, history=history, findings=findings, diagnoses=diagnoses,
-                           traces=tuple(traces), trace_errors=tuple(trace_errors), rule_errors=rule_errors)
+                           traces=tuple(traces), trace_errors=tuple(trace_errors), rule_errors=rule_errors,
+                           below_confidence=len(found) - len(findings), min_confidence=options.min_confidence)
 
 
 # -- JSON of a matched rule -----------------------------------------------------------

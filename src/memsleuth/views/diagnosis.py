@@ -176,7 +176,9 @@ def render_report(report: DiagnosisReport, *, limit: int = 20, width: int = 79) 
     from memsleuth.views.trace import render_trace
 
     parts: list[RenderableType] = [render_findings(report.findings[:limit], report.coverage, report.history,
-                                                   total=len(report.findings))]
+                                                   total=len(report.findings),
+                                                   below=report.below_confidence,
+                                                   min_confidence=report.min_confidence)]
     if report.traces or report.trace_errors:
         parts.append(Text("\nTraces (--trace)", style="bold underline"))
         for t in report.traces:

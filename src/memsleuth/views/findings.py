@@ -168,8 +168,13 @@ def render_finding(i: int, f: Finding, window: Coverage,
 
 
 def render_findings(findings: Sequence[Finding], window: Coverage, history: History, *,
-                     total: int) -> RenderableType:
+                    total: int, below: int = 0, min_confidence: float = 0.0) -> RenderableType:
     parts: list[RenderableType] = [render_header(window, history.hostname), Text("")]
+    if not findings and below:
+        parts.append(Text(f"{below} finding{'s' if below != 1 else ''} below --min-confidence "
+                          f"{min_confidence:g} (not shown); lower it to see {'them' if below != 1 else 'it'}",
+                          style="bold yellow"))
+        return Group(*parts)
     if not findings:
         parts.append(Text("no sustained growth found", style="bold green"))
         return Group(*parts)

@@ -139,6 +139,15 @@ def test_diagnose_roots_text(run_cli: Callable[..., CliResult], roots: list[Path
     assert max(len(line) for line in r.out.splitlines()) <= 80
 
 
+def test_min_confidence_that_hides_every_finding_says_so(run_cli: Callable[..., CliResult],
+                                                         roots: list[Path]) -> None:
+    r = run_cli("diagnose", "--min-confidence", "0.99", "--root", *map(str, roots))
+    assert r.code == 0, r.err
+    assert "1 finding below --min-confidence 0.99" in r.out and "no sustained growth" not in r.out
+    doc = run_cli("diagnose", "--json", "--min-confidence", "0.99", "--root", *map(str, roots)).json()
+    assert (doc["findings_total"], doc["findings_below_confidence"], doc["healthy"]) == (0, 1, True)
+
+
 def test_global_root_before_the_command_still_takes_one(run_cli: Callable[..., CliResult],
                                                          roots: list[Path]) -> None:
     # a single root: one sample, an error that says so

@@ -47,8 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "exporter": ("memsleuth.cli.commands.exporter", "Prometheus /metrics (loopback), or a textfile"),
     "fleet": ("memsleuth.cli.commands.fleet", "rank a fleet's hosts by leak and time to 90% via Prometheus"),
     "rules": ("memsleuth.cli.commands.rules", "print Prometheus alert rules that see growth, not thresholds"),
-    "report": ("memsleuth.cli.commands.report", "a self-contained HTML report with charts (store, bundles, watch)"),
-    "help": ("memsleuth.cli.commands.help", "the concepts: buckets, reclaimable slab, negative dentries, PSS"),
+    "report": ("memsleuth.cli.commands.report", "a self-contained HTML report with charts"),
+    "help": ("memsleuth.cli.commands.help", "the concepts: buckets, reclaimable slab, dentries, PSS"),
 }
 
 DESCRIPTION = """\

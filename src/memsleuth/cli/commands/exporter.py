@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -99,6 +100,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("--min-interval must be >= 0")
     if args.db is not None and args.history_roots:
         raise UsageError("give --db or --history-root, not both")
+    if args.db is not None and not os.path.exists(args.db):
+        raise UsageError(f"--db {args.db}: no such store (start 'memsleuth record --db {args.db}')")
     serving = args.textfile is None and not args.once
     config = load_web_config(args.web_config_file) if args.web_config_file else None
     if serving:

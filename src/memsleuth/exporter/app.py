@@ -11,7 +11,7 @@ from memsleuth.collect.diagnosis import SourceRequest, open_source
 from memsleuth.collect.rules import load_rules
 from memsleuth.exporter.collector import MemsleuthCollector
 from memsleuth.exporter.findings import DiagnosisCache
-from memsleuth.exporter.readings import read_dentry, read_memory, read_processes, read_slab
+from memsleuth.exporter.readings import MemoryReader, read_dentry, read_processes, read_slab
 from memsleuth.exporter.scrape import Read, Scraper
 from memsleuth.host import Host
 from memsleuth.knowledge.report import DiagnosisOptions, DiagnosisReport, run_diagnosis
@@ -37,7 +37,7 @@ class ExporterOptions:
 
 def sources(host: Host, options: ExporterOptions) -> dict[str, Read]:
     """Source name (the ``source`` label of scrape_success) -> its read."""
-    out: dict[str, Read] = {"meminfo": partial(read_memory, host), "dentry": partial(read_dentry, host)}
+    out: dict[str, Read] = {"meminfo": MemoryReader(host), "dentry": partial(read_dentry, host)}
     if options.slab:
         out["slab"] = partial(read_slab, host, tuple(options.slab_include), tuple(options.slab_exclude))
     if options.top > 0:

@@ -12,8 +12,9 @@ give is skipped, never exported as 0.  A source that cannot be read raises
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 
 from memsleuth import metrics
@@ -62,8 +63,45 @@ def _system_snapshot(host: Host, files: Sequence[str], *, slab_sysfs: bool = Fal
 
 
 # -- meminfo: MemTotal, the accounting buckets, the two "used", MemAvailable --------------------
+VMALLOCINFO = "proc/vmallocinfo"
+#: seconds a read of /proc/vmallocinfo is reused: it lists every vmalloc area (every kernel stack on
+#: VMAP_STACK kernels, tens of thousands of lines on a busy host) under the kernel's vmap lock, and
+#: all the buckets take from it is the part of VmallocUsed that is stacks and per-CPU, which moves
+#: slowly; a scrape every few seconds must not walk it every time
+VMALLOCINFO_EVERY = 300.0
+
+
+class MemoryReader:
+    """The meminfo source: the system files of :func:`memsleuth.analysis.system.system_memory`,
+    with /proc/vmallocinfo read at most every ``vmallocinfo_every`` seconds."""
+
+    def __init__(self, host: Host, *, vmallocinfo_every: float = VMALLOCINFO_EVERY,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._host = host
+        self._every = vmallocinfo_every
+        self._clock = clock
+        self._vmalloc: tuple[float, bytes] | None = None
+
+    def __call__(self) -> list[Sample]:
+        now = self._clock()
+        cached = self._vmalloc
+        if cached is not None and now - cached[0] < self._every:
+            snap = _system_snapshot(self._host, [f for f in SYSTEM_FILES if f != VMALLOCINFO])
+            snap = replace(snap, files={**snap.files, VMALLOCINFO: cached[1]})
+        else:
+            snap = _system_snapshot(self._host, SYSTEM_FILES)
+            data = snap.files.get(VMALLOCINFO)
+            self._vmalloc = (now, data) if data is not None else None
+        return memory_samples(snap)
+
+
 def read_memory(host: Host) -> list[Sample]:
-    mem = system_memory(_system_snapshot(host, SYSTEM_FILES))
+    """One read of the meminfo source, vmallocinfo included."""
+    return memory_samples(_system_snapshot(host, SYSTEM_FILES))
+
+
+def memory_samples(snap: Snapshot) -> list[Sample]:
+    mem = system_memory(snap)
     views = usage_views(mem)
     out = [sample(metrics.MEMORY_TOTAL, mem.meminfo.mem_total_bytes)]
     for b in mem.accounting.buckets:
@@ -142,5 +180,6 @@ def read_processes(host: Host, top: int) -> list[Sample]:
             for pss, pid, start, comm in ranked[:top]]
 
 
-__all__ = ["DENTRY_FILES", "PROCESS_FILES", "Sample", "cache_selected", "inferred_negative", "read_dentry",
-           "read_memory", "read_processes", "read_slab", "sample"]
+__all__ = ["DENTRY_FILES", "PROCESS_FILES", "VMALLOCINFO_EVERY", "MemoryReader", "Sample", "cache_selected",
+           "inferred_negative", "memory_samples", "read_dentry", "read_memory", "read_processes", "read_slab",
+           "sample"]

@@ -45,7 +45,8 @@ ANSWERS: dict[str, tuple[int, dict[str, Any]]] = {
                      "error": "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing "
                               "the query resolution (?step=XX)"}),
     "samples": (422, {"status": "error", "errorType": "execution",
-                      "error": "query processing would load too many samples into memory in query execution"}),
+                      "error": "query processing would load too many samples into memory in query "
+                               "execution"}),
     "timeout": (503, {"status": "error", "errorType": "timeout",
                       "error": "query timed out in expression evaluation"}),
     "auth": (401, {}),
@@ -61,7 +62,7 @@ class Stub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
                 stub.seen.append({"path": self.path, "body": self.rfile.read(length).decode(),
                                   "authorization": self.headers.get("Authorization", "")})
@@ -109,7 +110,7 @@ def test_each_error_answer_is_its_own_one_line_error(stub: Stub, mode: str, erro
 
 def test_a_slow_server_is_a_client_timeout(stub: Stub) -> None:
     stub.delay = 1.5
-    with pytest.raises(PrometheusTimeout, match="--timeout 0.3 s"):
+    with pytest.raises(PrometheusTimeout, match=r"--timeout 0\.3 s"):
         PromClient(stub.url, timeout=0.3).query("up", time=1e9)
 
 

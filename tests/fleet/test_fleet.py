@@ -96,7 +96,8 @@ def test_signature_groups_and_the_drain_list(fleet: Fleet, by_cluster: FleetRepo
     hours = [d.hours for d in by_cluster.drain]
     assert hours == sorted(hours) and len(hours) == len(truth)
     # the fastest reclaimable leaker on a small host crosses 90% legacy used first
-    fastest = max((x for x in truth if x["kind"] == "reclaimable_slab"), key=lambda x: x["rate_bytes_per_hour"])
+    fastest = max((x for x in truth if x["kind"] == "reclaimable_slab"),
+                  key=lambda x: x["rate_bytes_per_hour"])
     assert by_cluster.drain[0].instance == fastest["instance"]
 
 
@@ -111,7 +112,8 @@ def test_batches_stay_under_the_sample_budget_and_give_the_same_answer(fleet: Fl
 
 
 def test_cli_json_and_table(fleet: Fleet, capsys: pytest.CaptureFixture[str]) -> None:
-    args = ["fleet", "--prometheus", fleet.url, "--end", str(fleet.end), "--group-by", "cluster", "--top", "20"]
+    args = ["fleet", "--prometheus", fleet.url, "--end", str(fleet.end), "--group-by", "cluster",
+            "--top", "20"]
     assert main([*args, "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["schema"] == "memsleuth.fleet/1"

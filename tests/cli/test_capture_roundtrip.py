@@ -77,3 +77,31 @@ def test_truncated_bundle_exits_2_with_a_message(
     assert res.code == 2
     assert "truncated" in res.err
     assert "Traceback" not in res.err
+
+
+def test_a_bundle_keeps_the_smaps_of_its_largest_processes_and_of_asked_pids(
+    tmp_path: Path, run_cli: Callable[..., CliResult]
+) -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; b = bytearray(8 << 20); time.sleep(60)"])
+    try:
+        bundle = tmp_path / "s.tar.gz"
+        res = run_cli("capture", "-o", str(bundle), "--smaps-top", "2", "--smaps-pid", str(child.pid),
+                      "--json")
+        assert res.code == 0, res.err
+        with_smaps = res.json()["processes_with_smaps"]
+        assert child.pid in with_smaps and 2 <= len(with_smaps) <= 3
+        smaps = run_cli("--root", str(bundle), "smaps", str(child.pid), "--json")
+        assert smaps.code == 0, smaps.err
+        assert smaps.json()["mappings"]
+        assert run_cli("--root", str(bundle), "maps", str(child.pid)).code == 0
+        # a process the bundle has no smaps of: say which capture option adds it
+        host = Host.open(bundle)
+        others = [p for p in host.pids() if p not in with_smaps and host.read_optional(f"proc/{p}/maps")]
+        miss = run_cli("--root", str(bundle), "smaps", str(others[0]))
+        assert miss.code == 2 and f"--smaps-pid {others[0]}" in miss.err
+    finally:
+        child.kill()
+        child.wait(timeout=10)

@@ -10,15 +10,18 @@ read live and never stored.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
 import tarfile
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
-from memsleuth.host import BUNDLE_FORMAT, BUNDLE_VERSION, META_NAME
-from memsleuth.snapshot.model import REASON_VANISHED, Snapshot
+from memsleuth.errors import AccessDenied, ProcessGone, SourceMissing
+from memsleuth.host import BUNDLE_FORMAT, BUNDLE_VERSION, META_NAME, Host
+from memsleuth.snapshot.model import REASON_VANISHED, ProcessSample, Snapshot
+from memsleuth.sources._kv import scan_fields
 
 #: Per-process files a bundle carries: enough for top, smaps-free attribution
 #: (maps names the libraries) and cgroup grouping.
@@ -33,6 +36,29 @@ BUNDLE_PROCESS_FILES: tuple[str, ...] = (
 )
 
 _FORBIDDEN_NAMES = frozenset({"environ"})
+
+
+def with_full_smaps(host: Host, snap: Snapshot, *, top: int, pids: Sequence[int] = ()) -> Snapshot:
+    """``snap`` with ``proc/PID/smaps`` added for the ``top`` processes by PSS (RSS where PSS is
+    unreadable) and for ``pids``; a process that exited or denies the read is left as it was."""
+    def size(p: ProcessSample) -> int:
+        found = scan_fields(p.files.get("smaps_rollup") or b"", ("Pss",)) or scan_fields(
+            p.files.get("status") or b"", ("VmRSS",))
+        return next(iter(found.values()), 0)
+
+    users = [p for p in snap.processes if not p.kernel_thread and not p.zombie]
+    chosen = {p.pid for p in sorted(users, key=size, reverse=True)[:top]} | set(pids)
+    out = []
+    for p in snap.processes:
+        if p.pid in chosen and "smaps" not in p.files:
+            try:
+                data = host.read(f"proc/{p.pid}/smaps")
+            except (AccessDenied, ProcessGone, SourceMissing):
+                data = b""
+            if data:
+                p = dataclasses.replace(p, files={**p.files, "smaps": data})
+        out.append(p)
+    return dataclasses.replace(snap, processes=tuple(out))
 
 
 def _is_forbidden(path: str) -> bool:

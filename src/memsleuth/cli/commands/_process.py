@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memsleuth.errors import AccessDenied, NoSuchProcess, ProcessGone, SourceMissing
+from memsleuth.errors import AccessDenied, NoSuchProcess, ProcessGone, SourceMissing, UsageError
 from memsleuth.host import Host
 from memsleuth.snapshot.capture import read_process
 from memsleuth.snapshot.model import REASON_DENIED, ProcessSample
@@ -31,5 +31,9 @@ def read_address_space(host: Host, pid: int, needed: str, extra: Sequence[str] =
     if needed not in sample.files:
         if sample.unreadable.get(needed) == REASON_DENIED:
             raise AccessDenied(f"proc/{pid}/{needed}")
+        if not host.live and needed == "smaps":
+            raise UsageError(f"{host.label} has no smaps of pid {pid}: a bundle keeps the full smaps of "
+                             f"its largest processes only; capture it with 'memsleuth capture -o FILE "
+                             f"--smaps-pid {pid}'")
         raise SourceMissing(f"proc/{pid}/{needed}")
     return sample

@@ -12,17 +12,29 @@ HELP = """\
 Write a bundle (.tar.gz) of every raw kernel file a diagnosis needs: system
 memory files, /sys/kernel/slab, NUMA nodes, every process's stat, status,
 statm, smaps_rollup, cmdline, maps and cgroup, and cgroup memory files, plus
-metadata (hostname, kernel, time, page size, boot id).  It never contains
+metadata (hostname, kernel, time, page size, boot id).  The full smaps of
+the --smaps-top processes by PSS (and of each --smaps-pid) are included too,
+so that 'smaps' and 'maps' work on the bundle.  It never contains
 /proc/PID/environ.  Read it back with 'memsleuth --root FILE COMMAND'."""
 
 EXAMPLES = """\
   memsleuth capture -o /tmp/$(hostname)-mem.tar.gz
+  memsleuth capture -o /tmp/web1.tar.gz --smaps-top 20 --smaps-pid 4242
   memsleuth --root /tmp/host-mem.tar.gz meminfo"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE",
                         help="where to write the bundle (.tar.gz)")
+    parser.add_argument("--smaps-top", type=int, default=SMAPS_TOP, metavar="N",
+                        help=f"also keep the full smaps of the N largest processes by PSS "
+                        f"(default {SMAPS_TOP}; 0: none)")
+    parser.add_argument("--smaps-pid", type=int, action="append", default=[], metavar="PID",
+                        help="also keep the full smaps of PID (repeatable)")
+
+
+#: processes whose full smaps a bundle keeps by default (each is one line per mapping: ~100 KiB)
+SMAPS_TOP = 10
 
 
 def _check_output(path: str) -> None:
@@ -38,16 +50,19 @@ def _check_output(path: str) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from memsleuth.snapshot.bundle import BUNDLE_PROCESS_FILES, write_bundle
+    from memsleuth.snapshot.bundle import BUNDLE_PROCESS_FILES, with_full_smaps, write_bundle
     from memsleuth.snapshot.capture import (
         EXTRA_SYSTEM_FILES,
         SLAB_FILES_NUMA,
         SYSTEM_FILES,
     )
 
+    if args.smaps_top < 0:
+        raise UsageError("--smaps-top must be 0 or more")
     _check_output(args.output)
     snap = env.snapshot(process_files=BUNDLE_PROCESS_FILES, slab_files=SLAB_FILES_NUMA,
                         system_files=SYSTEM_FILES + EXTRA_SYSTEM_FILES)
+    snap = with_full_smaps(env.host(), snap, top=args.smaps_top, pids=args.smaps_pid)
     try:
         count = write_bundle(snap, args.output)
     except OSError as exc:
@@ -57,6 +72,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
         "output": args.output,
         "files": count,
         "processes": len(snap.processes),
+        "processes_with_smaps": sorted(p.pid for p in snap.processes if "smaps" in p.files),
         "processes_vanished": snap.processes_vanished,
         "processes_partial": snap.processes_partial,
         "missing": len(snap.missing),

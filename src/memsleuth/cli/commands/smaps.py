@@ -27,25 +27,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
-    from memsleuth.cli.commands._process import gone
-    from memsleuth.errors import AccessDenied, SourceMissing
-    from memsleuth.snapshot.capture import read_process
-    from memsleuth.snapshot.model import REASON_DENIED
+    from memsleuth.cli.commands._process import read_address_space
     from memsleuth.sources.smaps import parse_smaps, parse_smaps_rollup
     from memsleuth.views.common import document
     from memsleuth.views.smaps import SCHEMA, render_smaps, smaps_json
 
     host = env.host()
-    sample = read_process(host, args.pid, ("stat", "smaps", "smaps_rollup", "cmdline"))
-    if sample is None:
-        raise gone(host, args.pid)
-    if sample.kernel_thread:
-        raise SourceMissing(f"proc/{args.pid}/smaps (a kernel thread has no user memory)")
-    if "smaps" not in sample.files:
-        reason = sample.unreadable.get("smaps", "")
-        if reason == REASON_DENIED:
-            raise AccessDenied(f"proc/{args.pid}/smaps")
-        raise SourceMissing(f"proc/{args.pid}/smaps")
+    sample = read_address_space(host, args.pid, "smaps", ("smaps_rollup", "cmdline"))
     maps = list(parse_smaps(sample.files["smaps"].decode("utf-8", "replace")))
     rollup_text = sample.text("smaps_rollup")
     rollup = parse_smaps_rollup(rollup_text) if rollup_text else None

@@ -3,8 +3,11 @@ only by default; SIGTERM and SIGINT stop it with exit status 0."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -77,3 +80,34 @@ def test_sigterm_exits_0_and_stops_listening(exporter_roots: Roots) -> None:
         assert port is not None
         with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
             pass
+
+
+def test_textfile_every_interval_until_sigterm(exporter_roots: Roots, tmp_path: Path) -> None:
+    """``--textfile PATH --interval``: rewritten in place while it runs, exit 0 on SIGTERM."""
+    out = tmp_path / "memsleuth.prom"
+    proc = subprocess.Popen([sys.executable, "-m", "memsleuth", "--root", "centos6", "exporter", "--textfile",
+                             str(out), "--interval", "0.2", "--min-interval", "0"], cwd=exporter_roots.top,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        inodes: set[int] = set()
+        deadline = time.monotonic() + 20
+        while len(inodes) < 3 and time.monotonic() < deadline:
+            if out.exists():
+                inodes.add(out.stat().st_ino)  # each write is a new file renamed over the old
+                assert out.read_text().endswith("\n")
+            time.sleep(0.05)
+        assert len(inodes) >= 3, "the textfile was not rewritten"
+        os.kill(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+        assert proc.stderr is not None and "writing" in proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    assert [p.name for p in tmp_path.iterdir()] == ["memsleuth.prom"]
+
+
+def test_a_textfile_in_a_missing_directory_is_a_usage_error(exporter_roots: Roots, tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "memsleuth", "exporter", "--once", "--textfile",
+                        str(tmp_path / "no" / "x.prom")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "no such directory" in r.stderr

@@ -102,6 +102,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("give --db or --history-root, not both")
     if args.db is not None and not os.path.exists(args.db):
         raise UsageError(f"--db {args.db}: no such store (start 'memsleuth record --db {args.db}')")
+    if args.textfile is not None and not os.path.isdir(os.path.dirname(os.path.abspath(args.textfile))):
+        raise UsageError(f"--textfile {args.textfile}: no such directory")
     serving = args.textfile is None and not args.once
     config = load_web_config(args.web_config_file) if args.web_config_file else None
     if serving:
@@ -142,13 +144,24 @@ def run(args: argparse.Namespace, env: Env) -> int:
         if args.textfile is not None:
             print(f"memsleuth: exporter writing {args.textfile} every {args.interval:g} s", file=env.stderr,
                   flush=True)
+            failing = False
             while not stop.is_set():
-                write_atomic(args.textfile, exposition(registry)[0])
+                try:
+                    write_atomic(args.textfile, exposition(registry)[0])
+                    failing = False
+                except OSError as exc:  # a full disk is a gap in the file's updates, not an exit
+                    if not failing:
+                        env.note(f"cannot write {args.textfile}: {exc.strerror}; retrying every "
+                                 f"{args.interval:g} s")
+                    failing = True
                 stop.wait(args.interval)
             return 0
         server = ExporterServer(registry, listen=args.listen, config=config, log=env.note)
         server.start()
         print(f"memsleuth: exporter listening on {server.url}", file=env.stderr, flush=True)
+        if not _loopback(server.address[0]) and (config is None or not (config.tls and config.users)):
+            env.note("listening beyond loopback without TLS and basic auth: process names and memory "
+                     "figures are readable by anyone who can reach the port (see --web.config.file)")
         try:
             while not stop.wait(1.0):
                 pass
@@ -160,3 +173,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
         for s, handler in previous.items():
             signal.signal(s, handler)
         sys.stderr.flush()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

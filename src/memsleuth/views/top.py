@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from memsleuth.analysis.processes import GroupRow, ProcessRow, row_dict
+from rich.console import Group, RenderableType
+from rich.text import Text
+
+from memsleuth.analysis.processes import GroupRow, ProcessRow, group_rows, row_dict
 from memsleuth.views.common import Column, ColumnTable, fmt_bytes, fmt_int, table
 
 SCHEMA = "memsleuth.top/1"
@@ -73,3 +76,32 @@ def process_json(r: ProcessRow) -> dict[str, Any]:
     d = row_dict(r)
     d["command"] = r.command
     return d
+
+
+def render_frame(rows: Sequence[ProcessRow], user_of: Callable[[int | None], str], *,
+                 group_by: str | None, keyf: Callable[[ProcessRow], str] | None, sort: str,
+                 reverse: bool, limit: int | None, wide: bool, caption: str | None, vanished: int,
+                 at: float, hints: bool) -> RenderableType:
+    """One iteration of ``top -d``: a header line (time, processes, order), the table, notes."""
+    import time
+
+    order = "grouped by " + group_by if group_by else (
+        f"sorted by {sort}" + (", smallest first" if reverse else ""))
+    head = f"memsleuth top - {time.strftime('%H:%M:%S', time.localtime(at))}, {len(rows)} processes, {order}"
+    if hints:
+        head += "  (q quits; M memory, N pid, < > column, R reverse)"
+    parts: list[RenderableType] = [Text(head, style="bold")]
+    if group_by and keyf is not None:
+        groups = group_rows(rows, keyf)
+        parts.append(render_groups(groups[:limit], group_by))
+    elif rows:
+        parts.append(render_processes(rows[:limit], user_of, None, wide=wide))
+        if limit is not None and len(rows) > limit:
+            parts.append(Text(f"({len(rows) - limit} more)", style="dim"))
+    else:
+        parts.append(Text("no processes matched"))
+    if caption:
+        parts.append(Text(caption, style="dim"))
+    if vanished:
+        parts.append(Text(f"{vanished} processes exited while they were being read", style="dim"))
+    return Group(*parts)

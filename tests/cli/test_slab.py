@@ -96,3 +96,58 @@ def test_growth_over_an_interval(run_cli: Callable[..., CliResult], tmp_path: Pa
         assert dentry["growth_objects_per_second"] > 1000
     finally:
         work.rmdir()
+
+
+def _slabtop(sort: str, n: int = 8) -> list[tuple[str, int, int]]:
+    """``slabtop -o -s SORT``: (name, OBJS, OBJ/SLAB) of the first ``n`` rows, in slabtop's order."""
+    out = subprocess.run(["slabtop", "-o", "-s", sort], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    start = next(i for i, ln in enumerate(out) if ln.strip().startswith("OBJS")) + 1
+    rows = []
+    for line in out[start:start + n]:
+        parts = line.split()
+        rows.append((parts[-1], int(parts[0]), int(parts[5])))
+    return rows
+
+
+@pytest.mark.skipif(shutil.which("slabtop") is None, reason="procps slabtop not installed")
+@pytest.mark.parametrize(("letter", "key"), [("c", "size"), ("o", "objects"), ("b", "objperslab")])
+def test_slabtop_sort_letters_and_once(run_cli: Callable[..., CliResult], letter: str, key: str) -> None:
+    """``slab -o -s c`` orders as ``slabtop -o -s c`` does (and o, b): slabtop's leaders are ours."""
+    theirs = _slabtop(letter)
+    res = run_cli("slab", "-o", "-s", letter, "--limit", "40", "--json")
+    assert res.code == 0
+    ours = res.json()["caches"]
+    names = [c["name"] for c in ours]
+    by_name = {c["name"]: c for c in ours}
+    field = {"size": "size_bytes", "objects": "num_objs", "objperslab": "objperslab"}[key]
+    values = [c[field] for c in ours]
+    assert values == sorted(values, reverse=True)
+    if key == "objperslab":  # many caches tie (512 per slab): the leading value must agree
+        assert values[0] == theirs[0][2]
+    for name, objs, per_slab in theirs[:5]:
+        if key != "objperslab":
+            assert name in names[:12], (name, names[:12])
+        if name not in by_name:
+            continue
+        assert by_name[name]["objperslab"] == per_slab
+        assert abs(by_name[name]["num_objs"] - objs) <= max(512, objs // 20), name
+    text = run_cli("slab", "-o", "-s", letter, "--limit", "5")
+    assert text.code == 0 and "\x1b[" not in text.out
+
+
+def test_waiting_slab_is_silent_on_a_pipe(run_cli: Callable[..., CliResult]) -> None:
+    res = run_cli("slab", "0.2", "1", "--limit", "3")
+    assert res.code == 0
+    assert res.err == ""  # no progress line: stderr is not a terminal
+    assert "GROWTH" in res.out
+
+
+def test_refreshing_slab_piped_prints_each_frame(run_cli: Callable[..., CliResult]) -> None:
+    res = run_cli("slab", "--interval", "0.2", "--count", "3", "-s", "c", "--limit", "3")
+    assert res.code == 0
+    assert res.out.count("memsleuth slab - ") == 3
+    assert res.out.count("GROWTH") == 2  # growth from the second frame on
+    assert "\x1b[" not in res.out
+    assert run_cli("slab", "5", "--interval", "1").code == 2
+    assert run_cli("slab", "--count", "2").code == 2

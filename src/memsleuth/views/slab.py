@@ -81,3 +81,16 @@ def row_json(r: SlabRow) -> dict[str, Any]:
 
 def totals_json(t: SlabTotals) -> dict[str, Any]:
     return {f: getattr(t, f) for f in SlabTotals.__dataclass_fields__}
+
+
+def render_slab_frame(rows: Sequence[SlabRow], tot: SlabTotals, *, growth: bool, show_aliases: bool,
+                      sort: str, at: float, hints: bool) -> RenderableType:
+    """One frame of ``slab --interval``: a header line (time, order), then the slab view."""
+    import time
+
+    head = f"memsleuth slab - {time.strftime('%H:%M:%S', time.localtime(at))}, sorted by {sort}"
+    if growth:
+        head += ", growth since the previous frame"
+    if hints:
+        head += "  (q quits; a b c l v n o p s u sort as slabtop)"
+    return Group(Text(head, style="bold"), render_slab(rows, tot, growth=growth, show_aliases=show_aliases))

@@ -10,6 +10,7 @@ never from the command line; the URL shown in any message has its user and passw
 
 from __future__ import annotations
 
+import threading
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +74,7 @@ class PromClient:
         self.shown = redact(self.url)
         self.timeout = timeout
         self.requests = 0
+        self._count = threading.Lock()
         self._session = session or requests.Session()
         self._session.trust_env = False  # no proxy or .netrc credentials picked up behind our back
         if credentials is not None and credentials.basic is not None:
@@ -86,7 +88,8 @@ class PromClient:
     # -- the API -----------------------------------------------------------------------
     def query(self, promql: str, *, time: float) -> list[dict[str, Any]]:
         """``/api/v1/query`` at ``time``: the ``result`` list (vector or matrix)."""
-        data = self._post("query", {"query": promql, "time": _ts(time)}, what=promql)
+        data = self._post("query", {"query": promql, "time": _ts(time), "timeout": self._server_timeout},
+                          what=promql)
         result = data.get("result")
         if not isinstance(result, list):
             raise FleetError(f"{self.shown}: query {_one_line(promql)!r}: no result list in the answer")
@@ -102,7 +105,7 @@ class PromClient:
                 f"points per series; Prometheus allows {MAX_POINTS_PER_SERIES:,} (use a step of at least "
                 f"{(end - start) / (MAX_POINTS_PER_SERIES - 1):.0f} s)")
         data = self._post("query_range", {"query": promql, "start": _ts(start), "end": _ts(end),
-                                          "step": f"{step:g}"}, what=promql)
+                                          "step": f"{step:g}", "timeout": self._server_timeout}, what=promql)
         result = data.get("result")
         if not isinstance(result, list):
             raise FleetError(f"{self.shown}: range query {_one_line(promql)!r}: no result list")
@@ -118,11 +121,18 @@ class PromClient:
             raise FleetError(f"{self.shown}: series {matchers!r}: not a list in the answer")
         return data
 
+    @property
+    def _server_timeout(self) -> str:
+        """The evaluation timeout asked of the server (capped by its --query.timeout): a little under
+        ours, so that a slow query ends as its 503 rather than our timeout."""
+        return f"{max(1.0, self.timeout * 0.9):.0f}s"
+
     # -- HTTP ----------------------------------------------------------------------------
     def _post(self, endpoint: str, fields: Mapping[str, str] | Sequence[tuple[str, str]], *,
               what: str) -> Any:
         url = f"{self.url}/api/v1/{endpoint}"
-        self.requests += 1
+        with self._count:
+            self.requests += 1
         try:
             r = self._session.post(url, data=fields, timeout=self.timeout)
         except requests.Timeout:

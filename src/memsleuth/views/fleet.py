@@ -117,9 +117,11 @@ def render_fleet(doc: Mapping[str, Any]) -> RenderableType:
         rows = [{**d, "order": str(i)} for i, d in enumerate(doc["drain"], 1)]
         parts.append(table(DRAIN_COLUMNS, rows, pipe="full"))
     parts += _partial(doc["partial_coverage"])
-    if doc["cleared"]:
-        names = ", ".join(h["instance"] for h in doc["cleared"])
-        parts.append(Text(f"screened but not growing on a closer look: {names}"))
+    clear = [h["instance"] for h in doc["cleared"] if not h["insufficient"]]
+    if clear:
+        parts.append(Text(f"flagged by the screen, but nothing grows on a closer look: {', '.join(clear)}"))
+    parts += [Text(f"{h['instance']}: not judged: {h['insufficient']}") for h in doc["cleared"]
+              if h["insufficient"]]
     parts += [Text(f"note: {n}") for n in doc["notes"]]
     q = doc["queries"]
     parts.append(Text(f"{q['count']} queries in {q['batches']} batch{'es' if q['batches'] != 1 else ''}, "

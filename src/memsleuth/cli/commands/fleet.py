@@ -148,7 +148,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     else:
         from memsleuth.views.fleet import render_fleet
 
-        env.console.print(render_fleet(doc), crop=env.console.is_terminal)
+        piped = not env.console.is_terminal
+        env.console.print(render_fleet(doc), crop=not piped, soft_wrap=piped)
     return 1 if report.diagnosed else 0
 
 

@@ -1,7 +1,8 @@
 """Fleet benchmark: ``memsleuth fleet`` end to end against the plain Prometheus ways, in one run.
 
 Run:  nice -n 10 python3 bench/fleet_bench.py [--hosts 1000] [--days 7] [--step 60] [--seed 7]
-      [--rounds 3] [--workdir /var/tmp/memsleuth-fleet-bench] [--keep] [--reuse] [--json FILE]
+      [--rounds 3] [--warmup 1] [--settle 75] [--workdir /var/tmp/memsleuth-fleet-bench] [--keep]
+      [--reuse] [--json FILE]
 
 The fleet is tests/fleet/gen_fleet.py's (``generate``): node_exporter's meminfo gauges for every
 host, ground truth in its manifest (reclaimable slab leakers in the first lb cluster, one starting
@@ -13,7 +14,9 @@ the text deleted, and served by a Prometheus on 127.0.0.1 (tests/prom.py), stopp
 Everything under ``--workdir`` is deleted at the end unless ``--keep``.
 
 Three ways to find the leakers, timed in the same run, ``--rounds`` times each in a shuffled
-order, against the same server:
+order, against the same server, after ``--settle`` seconds (Prometheus compacts the backfilled
+blocks about a minute after it starts) and ``--warmup`` untimed rounds (the first is reported as
+"cold": the TSDB's pages not yet in the page cache):
 
 * **deriv ranking** (plain Prometheus): one ``sort_desc(deriv(m[RANGE]))`` instant query per
   metric, 10 metrics (every gauge but MemTotal).  Flagged two ways: the top k of each leak
@@ -210,13 +213,16 @@ def print_report(res: dict[str, Any]) -> None:
       f"{s['samples'] / 1e6:.1f}M samples")
     p(f"generate {s['generate_s']:.1f} s ({s['text_gb']:.1f} GB of text), backfill {s['backfill_s']:.1f} s "
       f"(TSDB {s['tsdb_mib']:.0f} MiB), ready {s['ready_s']:.2f} s\n")
-    p("| method | queries | best s | median s | flagged | TP | FP | FN | bucket right | precision | recall |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|")
+    p(f"load average {s.get('load_before')} before the rounds, {s.get('load_after')} after\n")
+    p("| method | queries | cold s | best s | median s | flagged | TP | FP | FN | bucket right | precision "
+      "| recall |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|")
     timing = res["timings"]
     for name, sc in res["scores"].items():
         t = timing[sc["method"]]
         right = sc["bucket_right"] if sc["bucket_right"] is not None else "-"
-        p(f"| {name} | {t['queries']} | {_fmt(t['best_s'])} | {_fmt(t['median_s'])} | {sc['flagged']} | "
+        p(f"| {name} | {t['queries']} | {_fmt(t['cold_s'])} | {_fmt(t['best_s'])} | {_fmt(t['median_s'])} | "
+          f"{sc['flagged']} | "
           f"{sc['tp']} | {sc['fp']} | {sc['fn']} | {right} | {_fmt(sc['precision'])} | "
           f"{_fmt(sc['recall'])} |")
     for key, t in timing.items():
@@ -267,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--step", type=int, default=60)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1, help="untimed rounds first (default 1)")
+    ap.add_argument("--settle", type=float, default=75.0,
+                    help="seconds to wait after the server is ready (default 75: its first compaction)")
     ap.add_argument("--jobs", type=int, default=2, help="generate and backfill processes (default 2)")
     ap.add_argument("--workdir", default="/var/tmp/memsleuth-fleet-bench")
     ap.add_argument("--keep", action="store_true", help="keep the TSDB under --workdir afterwards")
@@ -311,7 +320,10 @@ def main(argv: list[str] | None = None) -> int:
             }
             order = list(methods)
             shuffle = random.Random(a.seed)
-            for rnd in range(a.rounds):
+            time.sleep(a.settle)
+            setup["load_before"] = [round(x, 1) for x in os.getloadavg()]
+            cold: dict[str, float] = {}
+            for rnd in range(a.warmup + a.rounds):
                 shuffle.shuffle(order)
                 for key in order:
                     m = methods[key]
@@ -324,15 +336,21 @@ def main(argv: list[str] | None = None) -> int:
                         m.error = f"{exc.__class__.__name__}: {exc}"[:300]
                         m.result = None
                         continue
-                    m.times.append(time.monotonic() - t0)
-                    print(f"round {rnd + 1}: {key} {m.times[-1]:.2f} s", file=sys.stderr, flush=True)
+                    took = time.monotonic() - t0
+                    if rnd < a.warmup:
+                        cold.setdefault(key, took)
+                    else:
+                        m.times.append(took)
+                    label = "warm-up" if rnd < a.warmup else f"round {rnd + 1 - a.warmup}"
+                    print(f"{label}: {key} {took:.2f} s", file=sys.stderr, flush=True)
+            setup["load_after"] = [round(x, 1) for x in os.getloadavg()]
             peak = _hwm_mib(prom._proc.pid if prom._proc else None)
         fleet_doc = methods["memsleuth"].result or {}
         own_queries = fleet_doc.get("queries", {}).get("count", "?")
         timings = {k: {"queries": own_queries if k == "memsleuth" else m.queries,
                        "best_s": min(m.times) if m.times else None,
                        "median_s": statistics.median(m.times) if m.times else None,
-                       "rounds": m.times, "error": m.error}
+                       "cold_s": cold.get(k), "rounds": m.times, "error": m.error}
                    for k, m in methods.items()}
         timings["memsleuth"]["own_timings"] = fleet_doc.get("timings")
         res = {"setup": setup, "timings": timings, "scores": evaluate(methods, manifest),

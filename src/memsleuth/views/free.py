@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,55 +13,102 @@ from rich.text import Text
 from memsleuth.analysis.accounting import FreeNumbers
 from memsleuth.units import human_bytes
 from memsleuth.views.common import BLANK, Column, table
+from memsleuth.views.topics import Field, explain_text
 
 SCHEMA = "memsleuth.free/1"
 
-#: flag -> (divisor, label); procps prints kibibytes by default
-UNITS: dict[str, tuple[int, str]] = {
-    "bytes": (1, "B"),
-    "kibi": (1024, "KiB"),
-    "mebi": (1024**2, "MiB"),
-    "gibi": (1024**3, "GiB"),
+#: unit flag -> procps's exponent (free.c ``args.exponent``): 0 is the default
+#: (kibibytes, or kilobytes with --si), 1 bytes, 2 kilo, 3 mega, ... 6 peta
+EXPONENTS: dict[str, int] = {
+    "default": 0, "bytes": 1, "kibi": 2, "mebi": 3, "gibi": 4, "tebi": 5, "pebi": 6,
+    "kilo": 2, "mega": 3, "giga": 4, "tera": 5, "peta": 6,
 }
+#: the decimal units set --si as well, as in procps
+SI_UNITS = frozenset({"kilo", "mega", "giga", "tera", "peta"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FreeOptions:
-    unit: str = "kibi"  # a key of UNITS, or "human"
+    unit: str = "default"  # a key of EXPONENTS
+    human: bool = False
+    si: bool = False
     wide: bool = False
     total: bool = False
+    committed: bool = False
     legacy: bool = False
 
+    @property
+    def exponent(self) -> int:
+        return EXPONENTS[self.unit]
 
-def _fmt(value: int | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "human":
-        return _human_procps(value)
-    return str(value // UNITS[unit][0])
-
-
-def _human_procps(value: int) -> str:
-    # procps prints "23Gi", "238Mi", "8.7Mi": one decimal below 10 units
-    if value < 1024:
-        return f"{value}B"
-    v = float(value)
-    for suffix in ("Ki", "Mi", "Gi", "Ti", "Pi"):
-        v /= 1024
-        if v < 1024 or suffix == "Pi":
-            return f"{v:.1f}{suffix}" if v < 10 else f"{round(v)}{suffix}"
-    raise AssertionError("unreachable")
+    @property
+    def base(self) -> int:
+        return 1000 if self.si or self.unit in SI_UNITS else 1024
 
 
-def _columns(unit: str, heads: Sequence[str]) -> tuple[Column, ...]:
+def _f32(x: float) -> float:
+    """``x`` rounded to a C float, as procps casts before printing."""
+    return float(struct.unpack("f", struct.pack("f", x))[0])
+
+
+def scale_size(value_bytes: int, opts: FreeOptions) -> str:
+    """A value as procps-ng 4 free prints it (``scale_size()`` in free.c, local/units.c since 4.0.4).
+
+    Human (-h): bytes while they fit in 4 characters ("999B"); then, per unit,
+    one decimal if it fits in 5 characters with the ``i`` ("9.5Mi", not
+    "10.0Mi") or 4 without it under --si, else the whole number *truncated*
+    ("23Gi" for 23.9 GiB, "9M" for 9.96 MB), else the next unit.  Fixed units
+    truncate too; -b is never decimal.
+    """
+    base = float(opts.base)
+    if not opts.human:
+        if opts.exponent == 0:
+            q = abs(value_bytes) // int(base)  # C's integer division truncates toward zero
+            return str(-q if value_bytes < 0 else q)
+        if opts.exponent == 1:
+            return str(value_bytes)
+        return str(int(value_bytes / base ** (opts.exponent - 1)))
+    text = f"{value_bytes}B"
+    if len(text) <= 4:
+        return text
+    width = 4 if opts.si else 5
+    suffix = "" if opts.si else "i"
+    for i, up in enumerate("KMGTP", start=1):
+        scaled = value_bytes / base**i
+        text = f"{_f32(scaled):.1f}{up}{suffix}"
+        if len(text) <= width:
+            return text
+        text = f"{int(scaled)}{up}{suffix}"
+        if len(text) <= width:
+            return text
+    return text  # more than an exbibyte: procps overflows its column too
+
+
+def _columns(opts: FreeOptions, heads: Sequence[str]) -> tuple[Column, ...]:
     def fmt(v: int) -> str:
-        return _fmt(v, unit)
+        return scale_size(v, opts)
 
     return (Column("label", "", justify="left"),
             *(Column(h, h, fmt) for h in heads))
 
 
-def render_free(n: FreeNumbers, opts: FreeOptions) -> RenderableType:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Commit:
+    """``free -v``: the overcommit limit and what is promised (meminfo CommitLimit, Committed_AS)."""
+
+    limit_bytes: int | None
+    committed_as_bytes: int | None
+
+    @property
+    def left_bytes(self) -> int | None:
+        """CommitLimit - Committed_AS: negative when more is promised than the limit (procps
+        prints the unsigned wrap-around there; we print the negative number)."""
+        if self.limit_bytes is None or self.committed_as_bytes is None:
+            return None
+        return self.limit_bytes - self.committed_as_bytes
+
+
+def render_free(n: FreeNumbers, opts: FreeOptions, commit: Commit | None = None) -> RenderableType:
     heads = ["total", "used", "free", "shared"]
     heads += ["buffers", "cache"] if opts.wide else ["buff/cache"]
     heads.append("available")
@@ -74,14 +122,34 @@ def render_free(n: FreeNumbers, opts: FreeOptions) -> RenderableType:
         su = n.swap_used_bytes or 0
         sf = n.swap_free_bytes or 0
         rows.append(_row("Total:", heads, [n.total_bytes + st, n.used_bytes + su, n.free_bytes + sf]))
-    parts: list[RenderableType] = [table(_columns(opts.unit, heads), rows, overflow="ellipsis", pipe="full")]
+    if opts.committed and commit is not None:
+        rows.append(_row("Comm:", heads, [commit.limit_bytes, commit.committed_as_bytes,
+                                          commit.left_bytes]))
+    parts: list[RenderableType] = [table(_columns(opts, heads), rows, overflow="ellipsis", pipe="full")]
     if n.available_method != "kernel":
         parts.append(Text(
             f"available is estimated ({n.available_method}): this kernel has no MemAvailable",
             style="yellow"))
     if opts.legacy:
-        parts.append(render_legacy(n, opts.unit))
+        parts.append(render_legacy(n, opts))
     return Group(*parts)
+
+
+#: ``free -L``: procps's one line, its labels and order (free.c, procps-ng 4.0.4+)
+LINE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("SwapUse", "swap_used_bytes"), ("CachUse", "buff_cache_bytes"), (" MemUse", "used_bytes"),
+    ("MemFree", "free_bytes"),
+)
+
+
+def free_line(n: FreeNumbers, opts: FreeOptions) -> str:
+    """``free -L``: ``SwapUse %11s CachUse %11s  MemUse %11s MemFree %11s`` as procps prints it
+    (without its trailing space)."""
+    def value(attr: str) -> str:
+        v = getattr(n, attr)
+        return "-" if v is None else scale_size(v, opts)
+
+    return " ".join(f"{label} {value(attr):>11}" for label, attr in LINE_FIELDS)
 
 
 def _row(label: str, heads: Sequence[str], values: Sequence[int | None]) -> dict[str, Any]:
@@ -101,10 +169,10 @@ DEFINITION_COLUMNS: tuple[Column, ...] = (
 )
 
 
-def render_legacy(n: FreeNumbers, unit: str) -> RenderableType:
+def render_legacy(n: FreeNumbers, opts: FreeOptions) -> RenderableType:
     """procps 3.2 (CentOS 6) layout next to today's definition, and why they differ."""
     cached = None if n.cache_bytes is None else n.cache_bytes - (n.reclaimable_slab_bytes or 0)
-    legacy = table(_columns(unit, LEGACY_HEADS), [
+    legacy = table(_columns(opts, LEGACY_HEADS), [
         _row("Mem:", LEGACY_HEADS, [n.total_bytes, n.legacy_used_bytes, n.free_bytes,
                                     0 if n.shared_bytes is None else n.shared_bytes,
                                     n.buffers_bytes, cached]),
@@ -128,7 +196,7 @@ def render_legacy(n: FreeNumbers, unit: str) -> RenderableType:
     return Group(Text(""), legacy, Text(""), cmp, why)
 
 
-def free_json(n: FreeNumbers) -> dict[str, Any]:
+def free_json(n: FreeNumbers, commit: Commit | None = None) -> dict[str, Any]:
     return {
         "mem": {
             "total_bytes": n.total_bytes,
@@ -152,5 +220,39 @@ def free_json(n: FreeNumbers) -> dict[str, Any]:
             "used_minus_buffers_cache_bytes": n.legacy_used_minus_cache_bytes,
             "reclaimable_slab_bytes": n.reclaimable_slab_bytes,
         },
+        "commit": {
+            "limit_bytes": None if commit is None else commit.limit_bytes,
+            "committed_as_bytes": None if commit is None else commit.committed_as_bytes,
+            "left_bytes": None if commit is None else commit.left_bytes,
+        },
         "used_percent": n.used_percent,
     }
+
+
+#: ``free --explain``: each column and line, in plain words
+FIELDS: tuple[Field, ...] = (
+    Field(name="total", text="MemTotal: the RAM the kernel manages (physical memory less what "
+          "firmware and the kernel's own code reserve). On the Swap line, the swap space."),
+    Field(name="used", text="total - available (procps-ng 4). Not what CentOS 6's free called "
+          "used (total - free): see --legacy."),
+    Field(name="free", text="MemFree: pages nobody uses at all. Low free memory is normal; the "
+          "kernel fills idle RAM with cache."),
+    Field(name="shared", text="Shmem: tmpfs, /dev/shm and shared anonymous memory. It is "
+          "counted inside cache yet cannot be dropped."),
+    Field(name="buffers", text="Buffers: cache of block-device metadata."),
+    Field(name="cache", text="Cached + SReclaimable: file pages in RAM plus kernel slab the "
+          "kernel may free (dentries, inodes). buff/cache is buffers + cache."),
+    Field(name="available", text="MemAvailable: what a new program could get without swapping, "
+          "the kernel's estimate."),
+    Field(name="Total:", text="(-t) RAM and swap added: total, used and free of both."),
+    Field(name="Comm:", text="(-v) CommitLimit, Committed_AS and the difference: memory "
+          "promised against the limit enforced under vm.overcommit_memory=2."),
+    Field(name="-L", text="one line: SwapUse (swap used), CachUse (buff/cache), MemUse (used), "
+          "MemFree (free)."),
+)
+#: the concepts free's numbers lean on (memsleuth help TOPIC prints the same text)
+TOPICS: tuple[str, ...] = ("memavailable", "page-cache", "reclaimable-slab", "overcommit")
+
+
+def explain_free() -> Text:
+    return Text(explain_text(FIELDS, TOPICS))

@@ -24,30 +24,50 @@ EXAMPLES = """\
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     units = parser.add_mutually_exclusive_group()
-    units.add_argument("-b", "--bytes", dest="unit", action="store_const", const="bytes")
-    units.add_argument("-k", "--kibi", dest="unit", action="store_const", const="kibi",
-                       help="kibibytes (the default)")
-    units.add_argument("-m", "--mebi", dest="unit", action="store_const", const="mebi")
-    units.add_argument("-g", "--gibi", dest="unit", action="store_const", const="gibi")
-    units.add_argument("-h", "--human", dest="unit", action="store_const", const="human",
-                       help="human-readable units (Ki, Mi, Gi)")
+    for short, name, what in (
+        ("-b", "bytes", "bytes"), (None, "kilo", "kilobytes (1000)"), (None, "mega", "megabytes"),
+        (None, "giga", "gigabytes"), (None, "tera", "terabytes"), (None, "peta", "petabytes"),
+        ("-k", "kibi", "kibibytes (1024; the default)"), ("-m", "mebi", "mebibytes"),
+        ("-g", "gibi", "gibibytes"), (None, "tebi", "tebibytes"), (None, "pebi", "pebibytes"),
+    ):
+        flags = [f"--{name}"] if short is None else [short, f"--{name}"]
+        units.add_argument(*flags, dest="unit", action="store_const", const=name,
+                           help=f"show output in {what}")
+    parser.add_argument("-h", "--human", action="store_true",
+                        help="human-readable units (B, Ki, Mi, Gi), rounded as procps rounds")
+    parser.add_argument("--si", action="store_true", help="use powers of 1000, not 1024")
     parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("-w", "--wide", action="store_true", help="buffers and cache apart")
     parser.add_argument("-t", "--total", action="store_true", help="add a Total line (RAM + swap)")
+    parser.add_argument("-v", "--committed", action="store_true",
+                        help="add a Comm line: CommitLimit, Committed_AS and what is left")
+    parser.add_argument("-L", "--line", action="store_true",
+                        help="one line: SwapUse CachUse MemUse MemFree")
     parser.add_argument("-s", "--seconds", type=positive_seconds, metavar="DELAY",
                         help="repeat every DELAY seconds")
     parser.add_argument("-c", "--count", type=positive_count, metavar="N", help="repeat N times")
     parser.add_argument("--legacy", action="store_true",
                         help="add the CentOS 6 view of 'used' and why it differs")
-    parser.set_defaults(unit="kibi")
+    parser.add_argument("--explain", action="store_true",
+                        help="say what each column means, in plain words")
+    parser.set_defaults(unit="default")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.analysis.system import FILES, system_memory
     from memsleuth.views.common import document
-    from memsleuth.views.free import SCHEMA, FreeOptions, free_json, render_free
+    from memsleuth.views.free import (
+        SCHEMA,
+        Commit,
+        FreeOptions,
+        explain_free,
+        free_json,
+        free_line,
+        render_free,
+    )
 
-    opts = FreeOptions(unit=args.unit, wide=args.wide, total=args.total, legacy=args.legacy)
+    opts = FreeOptions(unit=args.unit, human=args.human, si=args.si, wide=args.wide,
+                       total=args.total, committed=args.committed, legacy=args.legacy)
     count = args.count if args.count is not None else (None if args.seconds else 1)
     delay = args.seconds if args.seconds is not None else 1.0
     if not env.host().live and (count or 1) > 1:
@@ -59,13 +79,22 @@ def run(args: argparse.Namespace, env: Env) -> int:
         snap = env.snapshot(processes=False, cgroups=False, slab_sysfs=False, numa=False,
                             system_files=FILES)
         mem = system_memory(snap)
+        commit = Commit(limit_bytes=mem.meminfo.commit_limit_bytes,
+                        committed_as_bytes=mem.meminfo.committed_as_bytes)
         if env.json:
-            doc = document(SCHEMA, snap.meta, env.host().label, **free_json(mem.free))
+            doc = document(SCHEMA, snap.meta, env.host().label, **free_json(mem.free, commit))
             # repeating (-s, -c N): one document per line, printed as each sample is taken
             (env.emit_json if count == 1 else env.emit_json_line)(doc)
+        elif args.line:
+            # procps -L: one line per reading, no blank line between them
+            env.stdout.write(free_line(mem.free, opts) + "\n")
+            env.stdout.flush()
         else:
             if i:
                 env.console.print()
-            env.console.print(render_free(mem.free, opts), crop=env.console.is_terminal)
+            env.console.print(render_free(mem.free, opts, commit), crop=env.console.is_terminal)
         i += 1
+    if args.explain and not env.json:
+        env.console.print()
+        env.console.print(explain_free(), crop=env.console.is_terminal)
     return 0

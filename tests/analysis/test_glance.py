@@ -60,8 +60,9 @@ def _judge(text: str, **kw: object) -> set[str]:
 
 
 def _row(pid: int, comm: str, anon: int) -> ProcessRow:
-    return ProcessRow(pid=pid, starttime_ticks=pid, ppid=1, uid=0, comm=comm, cmdline=(comm,), state="S", kernel_thread=False,
-                      threads=1, minflt=0, majflt=0, virt_bytes=anon, res_bytes=anon, shr_bytes=0,
+    return ProcessRow(pid=pid, starttime_ticks=pid, ppid=1, uid=0, comm=comm, cmdline=(comm,), state="S",
+                      kernel_thread=False, threads=1, minflt=0, majflt=0, virt_bytes=anon, res_bytes=anon,
+                      shr_bytes=0,
                       pss_bytes=anon, uss_bytes=anon, swap_bytes=0, rss_anon_bytes=anon, vm_pte_bytes=0,
                       cgroup=None, unreadable={})
 

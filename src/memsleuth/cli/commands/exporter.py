@@ -42,6 +42,7 @@ EXAMPLES = """\
 
 
 def _positive(text: str) -> float:
+    """A duration above zero (``90``, ``90s``, ``5m``, ``6h``); ``nan``, ``-1``, ``1e309`` refused."""
     value = parse_duration(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
@@ -56,7 +57,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     web.add_argument("--web.config.file", dest="web_config_file", metavar="FILE",
                      help="node_exporter's web config (YAML): tls_server_config {cert_file, key_file}, "
                           "basic_auth_users {user: bcrypt hash}")
-    web.add_argument("--min-interval", type=float, default=1.0, metavar="SECONDS",
+    web.add_argument("--min-interval", type=parse_duration, default=1.0, metavar="SECONDS",
                      help="scrapes within this long of the last capture share it (default 1)")
     web.add_argument("--scrape-timeout", type=_positive, default=10.0, metavar="SECONDS",
                      help="a source not read by then reports scrape_success 0 (default 10)")
@@ -96,8 +97,6 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("the exporter writes the Prometheus text format, not --json")
     if args.top < 0:
         raise UsageError("--top must be >= 0")
-    if args.min_interval < 0:
-        raise UsageError("--min-interval must be >= 0")
     if args.db is not None and args.history_roots:
         raise UsageError("give --db or --history-root, not both")
     if args.db is not None and not os.path.exists(args.db):

@@ -86,6 +86,7 @@ def open_source(req: SourceRequest, *, on_sample: OnSample | None = None,
     if req.watch is not None:
         history = history_from_watch(Host.open(None), req.watch, req.interval, on_sample=on_sample, stop=stop)
         live = Host.open(None)
+        now = time.time()  # the watch took minutes: findings are dated from its end, not its start
         return DiagnosisSource(history=_trimmed(history, req.since, history.end or now), kind="watch",
                                reference=now,
                                machine=HostInspector(live), usage=usage_now(live), tracer=tracer)

@@ -172,6 +172,9 @@ LANDING = b"""<html><head><title>memsleuth exporter</title></head><body>
 class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of scrapers, and each dropped
+    # one waits a second for its retransmit
+    request_queue_size = 128
 
 
 class _HTTPServer6(_HTTPServer):

@@ -111,3 +111,29 @@ def test_a_textfile_in_a_missing_directory_is_a_usage_error(exporter_roots: Root
     r = subprocess.run([sys.executable, "-m", "memsleuth", "exporter", "--once", "--textfile",
                         str(tmp_path / "no" / "x.prom")], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "no such directory" in r.stderr
+
+
+def test_cli_web_config_file(exporter_roots: Roots, tmp_path: Path) -> None:
+    """--web.config.file through the command: https, 200 with the password, 401 without."""
+    import base64
+    import ssl
+    import urllib.error
+
+    from tests.exporter.test_web import PASSWORD, USER, _hash, self_signed
+
+    cert, key = self_signed(tmp_path)
+    conf = tmp_path / "web.yml"
+    conf.write_text(f"tls_server_config:\n  cert_file: {cert}\n  key_file: {key}\n"
+                    f"basic_auth_users:\n  {USER}: '{_hash(PASSWORD)}'\n")
+    with exporter_process("--root", "centos6", "--listen", "127.0.0.1:0", "--web.config.file", str(conf),
+                          cwd=exporter_roots.top) as ex:
+        assert ex.url.startswith("https://127.0.0.1:")
+        ctx = ssl.create_default_context(cafile=str(cert))
+        req = urllib.request.Request(ex.url, headers={
+            "Authorization": "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()})
+        with urllib.request.urlopen(req, timeout=10, context=ctx) as r:
+            assert r.status == 200 and metrics.MEMORY_TOTAL.name.encode() in r.read()
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(ex.url, timeout=10, context=ctx)
+        assert err.value.code == 401
+        assert ex.stop() == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,14 +33,27 @@ class Fleet:
     setup_seconds: float
 
 
+def _backfill_one(f: Path, data: Path) -> None:
+    backfill([f], data, jobs=1, max_block="54h")
+    f.unlink()  # 0.3-0.8 GB each
+
+
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     require_binaries()
     t0 = time.monotonic()
     root = tmp_path_factory.mktemp("fleet")
     text = root / "text"
-    manifest = generate(text, HOSTS, DAYS, STEP_S, SEED, END, jobs=2)
-    backfill([Path(f) for f in manifest["files"]], root / "data", jobs=2, max_block="54h")
+    # each window file is backfilled as soon as it is written, while the others are generated
+    pending: list[Future[None]] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+
+        def on_file(f: Path) -> None:
+            pending.append(pool.submit(_backfill_one, f, root / "data"))
+
+        manifest = generate(text, HOSTS, DAYS, STEP_S, SEED, END, jobs=2, on_file=on_file)
+        for p in pending:
+            p.result()
     shutil.rmtree(text)
     with PromServer(root / "data") as prom:
         yield Fleet(url=prom.url, manifest=manifest, end=END, setup_seconds=time.monotonic() - t0)

@@ -27,8 +27,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,10 +270,12 @@ def _write_window(args: tuple[list[Host], float, float, int, int, float, float, 
 
 
 def generate(out_dir: Path | str, hosts: int = 200, days: float = 7.0, step_s: int = 60, seed: int = 7,
-             end: int = END, *, window_s: int = WINDOW_S, jobs: int = 1) -> dict[str, Any]:
+             end: int = END, *, window_s: int = WINDOW_S, jobs: int = 1,
+             on_file: Callable[[Path], None] | None = None) -> dict[str, Any]:
     """Write the fleet into ``out_dir`` (one ``fleet-<window start>.om`` per block window, and
     ``manifest.json``) and return the manifest: the files, every host, the leakers and the
-    distractors, times in Unix seconds.  ``jobs`` processes write the windows in parallel."""
+    distractors, times in Unix seconds.  ``jobs`` processes write the windows in parallel;
+    ``on_file`` is called with each file as soon as it is complete (to start backfilling it)."""
     if hosts < 100:
         raise ValueError("at least 100 hosts (the lb cluster needs non-leaking peers)")
     out = Path(out_dir)
@@ -290,11 +292,21 @@ def generate(out_dir: Path | str, hosts: int = 200, days: float = 7.0, step_s: i
         lo += window_s
     tasks = [(fleet, float(start), span, step_s, seed, float(a), float(b), str(out / f"fleet-{a}.om"))
              for a, b in windows]
+    # the biggest windows first, so the last one to finish is small
+    tasks.sort(key=lambda t: t[5] - t[6])
+    files: list[str] = []
     if jobs > 1:
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            files = list(pool.map(_write_window, tasks))
+            for fut in as_completed([pool.submit(_write_window, t) for t in tasks]):
+                files.append(fut.result())
+                if on_file is not None:
+                    on_file(Path(files[-1]))
     else:
-        files = [_write_window(t) for t in tasks]
+        for t in tasks:
+            files.append(_write_window(t))
+            if on_file is not None:
+                on_file(Path(files[-1]))
+    files.sort()
     manifest = _manifest(fleet, start=start, end=end, step_s=step_s, seed=seed, files=files)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest

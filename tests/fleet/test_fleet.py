@@ -133,3 +133,17 @@ def test_a_match_narrows_the_fleet(fleet: Fleet) -> None:
                                                       if h["cluster"] == "db-gz"}
     assert {d.instance for d in report.diagnosed} == {x["instance"] for x in fleet.manifest["leakers"]
                                                       if x["cluster"] == "db-gz"}
+
+
+def test_distractors_fetched_anyway_are_cleared_by_the_detector(fleet: Fleet) -> None:
+    # the screen did not flag them; diagnosed on their raw series, the same detector as diagnose
+    # finds nothing growing in a daily sawtooth, page-cache churn, a gappy, a joined or a left host
+    dist = fleet.manifest["distractors"]
+    leakers = {x["instance"] for x in fleet.manifest["leakers"]}
+    picked = [*dist["sawtooth"][:4], *[c for c in dist["churn"] if c not in leakers][:4],
+              *[g["instance"] for g in dist["gaps"] if g["instance"] not in leakers][:2],
+              *[j["instance"] for j in dist["joined"]], *[x["instance"] for x in dist["left"]]]
+    report, _ = _run(fleet, top=1, hosts=tuple(picked))
+    assert {d.instance for d in report.cleared} == set(picked) - {d.instance for d in report.diagnosed}
+    assert {d.instance for d in report.diagnosed} <= leakers, "a distractor was diagnosed as growing"
+    assert len(report.diagnosed) == 1 and any("more flagged hosts" in n for n in report.notes)

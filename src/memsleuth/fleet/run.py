@@ -66,6 +66,8 @@ class FleetRequest:
     group_by: str | None = None
     top: int = 20
     max_samples: int = 50_000_000
+    #: instances diagnosed whatever the screen says (``--host``)
+    hosts: tuple[str, ...] = ()
 
 
 def run_fleet(client: PromClient, req: FleetRequest, rules: RuleSet, *,
@@ -86,6 +88,12 @@ def run_fleet(client: PromClient, req: FleetRequest, rules: RuleSet, *,
     timings["screen"] = time.monotonic() - t1
     flagged = sorted((s for s in screened if s.flagged), key=lambda s: -s.score)
     chosen = flagged[:req.top]
+    by_name = {s.instance: s for s in screened}
+    unknown = [h for h in req.hosts if h not in by_name]
+    if unknown:
+        raise FleetError(f"--host {', '.join(unknown)}: no such instance among the {len(by_name)} hosts "
+                         "matched")
+    chosen += [by_name[h] for h in dict.fromkeys(req.hosts) if by_name[h] not in chosen]
     step = choose_step(req.range_s, interval)
     t2 = time.monotonic()
     done: list[Diagnosed] = []

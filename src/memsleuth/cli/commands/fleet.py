@@ -74,6 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="batch the queries and group the signatures by this label (cluster)")
     parser.add_argument("--top", type=int, default=20, metavar="N",
                         help="fetch and diagnose the N hosts that grow fastest (default 20)")
+    parser.add_argument("--host", dest="hosts", action="append", default=[], metavar="INSTANCE",
+                        help="also fetch and diagnose this instance, whatever the screen says (repeatable)")
     parser.add_argument("--max-samples", type=int, default=50_000_000, metavar="N",
                         help="the server's --query.max-samples (default 50000000); a query uses at most half")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
@@ -129,7 +131,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
     rules = load_rules([])
     client = PromClient(args.prometheus, timeout=args.timeout, credentials=credentials(args))
     req = FleetRequest(inner=inner, match=args.match or "{}", range_s=args.range_s, end=end,
-                       group_by=group_by, top=args.top, max_samples=args.max_samples)
+                       group_by=group_by, top=args.top, max_samples=args.max_samples,
+                       hosts=tuple(args.hosts))
     tty = env.stderr.isatty()
 
     def progress(phase: str, done: int, total: int) -> None:

@@ -262,7 +262,7 @@ def test_diagnose_db_written_by_record(run_cli: Callable[..., CliResult], tmp_pa
     db = tmp_path / "m.db"
     assert run_cli("record", "--db", str(db), "--count", "8", "--interval", "0.01").code == 0
     r = run_cli("diagnose", "--db", str(db))
-    assert r.code == 2 and "8 samples over 0 s" in r.err
+    assert r.code == 2 and re.search(r"8 samples over \d+ s", r.err), r.err
     # the same live samples, spread a minute apart (the detector needs two minutes)
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE samples SET taken_at = ? + 60.0 * id", (T0,))
@@ -314,7 +314,7 @@ def test_history_from_watch_samples_on_schedule_and_names_processes() -> None:
     assert total is not None and len(total) == 5
     gaps = [b - a for a, b in zip(total.times, total.times[1:], strict=False)]
     assert all(0.15 < g < 0.6 for g in gaps), gaps
-    assert h.source == "watch live host, every 0.25 s for 1 s"
+    assert h.source.startswith("watch live host, every 0.25 s for 1 s")
     # the watcher leaves itself out (it grows by what it keeps); its parent is named
     assert not [p for p in h.processes.values() if p.pid == os.getpid()]
     assert not h.keys(f"proc.{os.getpid()}:")

@@ -21,17 +21,18 @@ import os
 import threading
 import time
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 
 from memsleuth.analysis.series import History, ProcessInfo, Series
 from memsleuth.errors import BundleError, ParseError, StoreError, UsageError
 from memsleuth.host import Host
-from memsleuth.keys import process_identity
+from memsleuth.keys import cgroup_key, process_identity
 from memsleuth.snapshot.capture import DEFAULT_PROCESS_FILES, capture
 from memsleuth.snapshot.model import ProcessSample, Snapshot
 from memsleuth.snapshot.schedule import run_schedule
+from memsleuth.sources._kv import scan_fields
 from memsleuth.sources.cgroup import memory_cgroup_of, parse_pid_cgroup
 from memsleuth.store.extract import iter_points
 from memsleuth.store.reader import SampleInfo, StoreReader
@@ -277,17 +278,62 @@ def history_from_watch(
     expected = int(duration_s // interval_s) + 1
     me = os.getpid()
     builder = _Builder()
+    #: sample time -> the watcher's own anonymous memory then (RssAnon, bytes)
+    own: dict[float, float] = {}
+    own_cgroup: str | None = None
 
     def take(n: int, _mono: float) -> None:
+        nonlocal own_cgroup
         snap = capture(host, process_files=PROCESS_FILES)
         if host.live:
+            mine = [p for p in snap.processes if p.pid == me]
+            for p in mine:
+                anon = scan_fields(p.files.get("status") or b"", ("RssAnon",)).get("RssAnon")
+                if anon is not None:
+                    own[snap.started_at] = float(anon)
+                own_cgroup = own_cgroup or _cgroup(p.files.get("cgroup"))
             snap = replace(snap, processes=tuple(p for p in snap.processes if p.pid != me))
         builder.add(snap.started_at, snap)
         if on_sample is not None:
             on_sample(n, expected, snap)
 
     run_schedule(take, interval=interval_s, duration=duration_s, stop=stop, monotonic=clock, sleep=sleep)
-    return builder.build(f"watch {host.label}, every {interval_s:g} s for {duration_s:g} s")
+    source = f"watch {host.label}, every {interval_s:g} s for {duration_s:g} s"
+    history = builder.build(source)
+    if own and own_cgroup is not None:
+        history = without_own_growth(history, own, own_cgroup)
+    return history
+
+
+#: the memory.stat keys a process's anonymous pages are counted in (v2 and v1)
+_ANON_STATS = ("anon", "active_anon", "inactive_anon", "rss")
+
+
+def without_own_growth(history: History, own: Mapping[float, float], cgroup: str) -> History:
+    """``history`` with the watcher's own anonymous growth taken out of its memory cgroup and that
+    cgroup's ancestors (``anon``, ``active_anon``, ``inactive_anon``, ``rss``).
+
+    The watcher keeps its samples in memory, so its cgroup grows by what it keeps; without this the
+    watch reports that growth (a few MiB over two minutes) as a leak of the cgroup it runs in.  New
+    anonymous pages may land on either LRU list, so the growth is taken from both lists: a
+    correction that can only make those series fall, never rise.
+    """
+    first = own[min(own)]
+    paths = {cgroup, "/"}
+    parts = cgroup.strip("/").split("/")
+    paths.update("/" + "/".join(parts[:i]) for i in range(1, len(parts)))
+    series = dict(history.series)
+    for path in paths:
+        for stat in _ANON_STATS:
+            key = cgroup_key(path, "memory.stat", stat)
+            s = series.get(key)
+            if s is None:
+                continue
+            series[key] = Series(key=key, times=s.times, values=tuple(
+                v - (own[t] - first if t in own else 0.0) for t, v in zip(s.times, s.values, strict=True)))
+    grew = own[max(own)] - first
+    note = f"; memsleuth's own growth ({grew / (1 << 20):+.1f} MiB) taken out of its cgroup {cgroup}"
+    return replace(history, series=series, source=history.source + note)
 
 
 __all__ = [
@@ -298,4 +344,5 @@ __all__ = [
     "history_from_store",
     "history_from_watch",
     "process_info",
+    "without_own_growth",
 ]

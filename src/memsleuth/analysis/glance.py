@@ -163,8 +163,7 @@ def judge(acct: Accounting, usage: UsageViews, *, dentry: DentryState | None = N
             key="views_disagree", severity="suspicious", value=points, threshold=DISAGREEMENT_POINTS,
             text=f"legacy used ({usage.legacy_used_percent:.0f}%) and MemAvailable-based used "
                  f"({usage.available_used_percent:.0f}%) disagree by {points:.0f} points: an alarm on "
-                 "the legacy number is mostly about memory the kernel can reclaim",
-            next_step="memsleuth status"))
+                 "the legacy number is mostly about memory the kernel can reclaim"))
     if usage.available_bytes is not None and usage.available_bytes < LOW_AVAILABLE_SHARE * total:
         share = usage.available_bytes / total
         out.append(Observation(

@@ -73,9 +73,9 @@ FINDING_RATE = MetricSpec(
     help=("Growth rate of each finding of the latest diagnosis (bytes per hour; counts per hour for count "
           "series)."),
     labels=("series", "subject", "class"))
-FINDING_HOURS_TO_90 = MetricSpec(
-    name="memsleuth_finding_hours_to_90_percent", type="gauge", unit="hours",
-    help="Hours until 90% used at the finding's rate (legacy used for reclaimable caches).",
+FINDING_SECONDS_TO_90 = MetricSpec(
+    name="memsleuth_finding_seconds_to_90_percent", type="gauge", unit="seconds",
+    help="Seconds until 90% used at the finding's rate (legacy used for reclaimable caches).",
     labels=("series", "subject", "class", "basis"))
 FINDING_CONFIDENCE = MetricSpec(
     name="memsleuth_finding_confidence", type="gauge", unit="ratio",
@@ -116,7 +116,7 @@ METRICS: tuple[MetricSpec, ...] = (
     SLAB_CACHE,
     PROCESS_PSS,
     FINDING_RATE,
-    FINDING_HOURS_TO_90,
+    FINDING_SECONDS_TO_90,
     FINDING_CONFIDENCE,
     SIGNATURE_MATCH,
     SIGNATURE_CONFIDENCE,
@@ -180,8 +180,8 @@ __all__ = [
     "DIAGNOSIS_FINDINGS",
     "DIAGNOSIS_SAMPLES",
     "FINDING_CONFIDENCE",
-    "FINDING_HOURS_TO_90",
     "FINDING_RATE",
+    "FINDING_SECONDS_TO_90",
     "MEMORY_AVAILABLE",
     "MEMORY_BUCKET",
     "MEMORY_TOTAL",

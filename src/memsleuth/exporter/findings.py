@@ -34,7 +34,7 @@ def report_samples(report: DiagnosisReport) -> list[Sample]:
         out.append(sample(metrics.FINDING_RATE, f.rate_per_hour, **labels))
         for p in f.projections:
             if p.threshold == THRESHOLD and p.hours is not None:
-                out.append(sample(metrics.FINDING_HOURS_TO_90, p.hours, basis=p.basis, **labels))
+                out.append(sample(metrics.FINDING_SECONDS_TO_90, p.hours * 3600.0, basis=p.basis, **labels))
         out.append(sample(metrics.FINDING_CONFIDENCE, f.confidence, **labels))
     for d in report.diagnoses:
         labels = {"rule": d.rule.id, "class": d.rule.rule_class}

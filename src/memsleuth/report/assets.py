@@ -31,6 +31,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 1
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; color: var(--dim); font-size: 13px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+td.label { white-space: nowrap; }
 tr.total td { font-weight: 600; border-top: 2px solid var(--fg); }
 tr.gap td { font-weight: 600; }
 .bar { height: 12px; background: var(--panel); border: 1px solid var(--line); min-width: 160px; }

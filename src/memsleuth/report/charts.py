@@ -310,12 +310,15 @@ def finding_chart(history: History, f: Finding, *, reference: float, css_id: str
     horizon = end
     limit = end + PROJECT_SPANS * span
     drawn: list[Crossing] = []
+    lo, hi = float(min(th.minima.min(), med.min())), float(med.max())
     for c in found:
         name = c.projection.threshold.upper() if c.projection.threshold == "oom" else c.projection.threshold
         color = _CROSS_COLORS.get(c.projection.threshold, "#c0392b")
-        levels.append(Level(label=f"{name} of MemTotal by {basis_words(c.projection.basis)}",
-                            value=c.level, color=color))
         ok = c.time is not None and c.time <= limit and (c.projection.hours or 0) > 0
+        # a level off the data's range is drawn only with its crossing (it would flatten the series)
+        if ok or lo <= c.level <= hi:
+            levels.append(Level(label=f"{name} of MemTotal by {basis_words(c.projection.basis)}",
+                                value=c.level, color=color))
         if ok and c.time is not None:
             horizon = max(horizon, c.time)
             markers.append(Marker(label=f"{name} in {hours_text_of(c.projection.hours)}", time=c.time,
@@ -332,7 +335,9 @@ def finding_chart(history: History, f: Finding, *, reference: float, css_id: str
     if f.onset is not None:
         markers.append(Marker(label="onset", time=f.onset, value=fit(f.onset), color=PALETTE[1]))
     chart = Chart(title=f"{f.subject}: {f.series_key}", unit=f.unit, lines=tuple(lines), levels=tuple(levels),
-                  markers=tuple(markers), t_max=horizon if horizon > end else None, css_id=css_id,
+                  markers=tuple(markers), css_id=css_id,
+                  # a margin after the last crossing, so its label is not on the edge
+                  t_max=horizon + 0.05 * (horizon - float(t[0])) if horizon > end else None,
                   note=f"{downsample_note(th.bucket_seconds)}; {hours_text}")
     return chart, drawn
 

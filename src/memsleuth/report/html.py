@@ -242,12 +242,14 @@ def _accounting_table(acc: Accounting, when: float) -> str:
     total = acc.total_bytes
     rows = []
     shown = [b for b in acc.buckets if b.size_bytes is not None]
+    zero = [b.label for b in shown if b.size_bytes == 0]
     stack = []
-    for b in sorted(shown, key=lambda b: b.size_bytes or 0, reverse=True):
+    for b in sorted((b for b in shown if b.size_bytes), key=lambda b: b.size_bytes or 0, reverse=True):
         size = b.size_bytes or 0
         pct = percent(size, total) or 0.0
         color = ch.BUCKET_COLORS.get(b.key, "#999")
-        rows.append(f"<tr><td>{_e(b.label)}</td><td class=\"num\">{_e(human_bytes(size))}</td>"
+        rows.append(f"<tr><td class=\"label\">{_e(b.label)}</td>"
+                    f"<td class=\"num\">{_e(human_bytes(size))}</td>"
                     f"<td class=\"num\">{pct:.1f}%</td><td><div class=\"bar\"><span style=\"width:"
                     f"{max(min(pct, 100.0), 0.0):.2f}%;background:{color}\"></span></div></td>"
                     f"<td>{'yes' if b.reclaimable else 'no'}</td><td class=\"sub\">{_e(b.meaning)}</td></tr>")
@@ -256,6 +258,8 @@ def _accounting_table(acc: Accounting, when: float) -> str:
         if pct > 0:
             stack.append(f'<span title="{_e(b.label)} {pct:.1f}%" style="width:{pct:.3f}%;'
                          f'background:{ch.BUCKET_COLORS.get(b.key, "#999")}"></span>')
+    if zero:
+        rows.append(f"<tr><td colspan=\"6\" class=\"sub\">0 B: {_e(', '.join(zero))}</td></tr>")
     gap = acc.unaccounted_bytes
     gpct = percent(gap, total) or 0.0
     if gpct > 0:
@@ -306,7 +310,8 @@ def _finding_card(i: int, f: Finding, report: DiagnosisReport, charts: _Charts, 
     if known:
         kv.append(("evidence", _e(", ".join(f"{k} {fmt_evidence(k, v, f.unit)}" for k, v in known.items()))))
     if f.related:
-        kv.append(("moves with", _e(", ".join(f.related))))
+        more = f" and {len(f.related) - 6} more" if len(f.related) > 6 else ""
+        kv.append(("moves with", _e(", ".join(f.related[:6]) + more)))
     grid = "".join(f"<div>{k}</div><div>{v}</div>" for k, v in kv)
     hours = "; ".join(fmt_projection(p) for p in f.projections) or "no projection (a count, or bounded)"
     got = ch.finding_chart(report.history, f, reference=cov.reference, css_id=charts.next_id(),

@@ -200,7 +200,8 @@ def _bounds(chart: Chart) -> tuple[float, float, float, float] | None:
         v0, v1 = v0 - pad, v1 + pad
     else:
         pad = (v1 - v0) * 0.06
-        v1 += pad
+        # room above for the labels of crossings and levels
+        v1 += pad * (2.5 if chart.markers or chart.levels else 1.0)
         if not chart.from_zero or v0 < 0:
             v0 -= pad
     if t1 <= t0:
@@ -275,12 +276,13 @@ def render_chart(chart: Chart, *, width: int = WIDTH, height: int = HEIGHT, comp
                      for t, v in zip(line.times, line.values, strict=True)]
         legend.append(_legend_item(line.label, line.color, swatch="dash" if line.dashed else "line",
                                    faint=line.faint))
-    for lv in chart.levels:
+    for i, lv in enumerate(chart.levels):
         yy = y(lv.value)
         body.append(f'<line class="level" x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}" '
                     f'stroke="{lv.color}"/>')
         ly = yy - 5 if yy - top_m > 16 else yy + 14
-        body.append(f'<text class="level-label" x="{left + 8}" y="{ly:.1f}" fill="{lv.color}">'
+        lx = left + 8 + (i % 3) * (pw // 3)  # side by side: two levels close together stay readable
+        body.append(f'<text class="level-label" x="{lx}" y="{ly:.1f}" fill="{lv.color}">'
                     f'{escape(lv.label)}</text>')
     for m in chart.markers:
         xx, yy = x(m.time), y(m.value)
@@ -288,7 +290,7 @@ def render_chart(chart: Chart, *, width: int = WIDTH, height: int = HEIGHT, comp
         dx = -8 if anchor == "end" else 8
         body.append(f'<circle class="marker" cx="{xx:.1f}" cy="{yy:.1f}" r="4.5" fill="{m.color}">'
                     f'<title>{escape(m.label)}</title></circle>')
-        ly = yy + 16 if yy + 16 < top_m + ph - 4 else yy - 9
+        ly = yy - 9 if yy - 9 > top_m + 12 else yy + 18
         body.append(f'<text class="marker-label" x="{xx + dx:.1f}" y="{ly:.1f}" text-anchor="{anchor}" '
                     f'fill="{m.color}">{escape(m.label)}</text>')
     parts.append(f'<g clip-path="url(#{escape(clip)})">{"".join(body)}</g>')

@@ -49,6 +49,15 @@ PROBE = """<script>
   window.addEventListener('load', function () {
     state.loaded = true;
     state.resources = performance.getEntriesByType('resource').map(function (e) { return e.name; });
+    // the tooltip: a pointer over the middle of the first chart
+    var svg = document.querySelector('svg.plot-svg'), tip = document.getElementById('tip');
+    if (svg && tip) {
+      var box = svg.getBoundingClientRect();
+      svg.dispatchEvent(new MouseEvent('mousemove', {clientX: box.left + box.width / 2,
+                                                     clientY: box.top + box.height / 2, bubbles: true}));
+      state.tooltip = tip.textContent;
+      state.tooltip_shown = tip.style.display;
+    }
     write();
   });
 })();

@@ -47,6 +47,11 @@ def test_founding_report_loads_clean_and_draws(founding: tuple[list[str], Path],
     _, page = founding
     loaded = browser.load(page, tmp_path)
     _check_clean(loaded)
+    # the tooltip script ran: the time under the pointer and each line's value there
+    tip = str(loaded.probe["tooltip"])
+    assert loaded.probe["tooltip_shown"] == "block", loaded.probe
+    assert re.match(r"2019-11-0\d \d\d:\d\d:\d\d UTC", tip), tip
+    assert "slab cache dentry: " in tip and "GiB" in tip
     points = browser.polyline_points(loaded.dom)
     assert len(points) >= 5 and all(n >= 2 for n in points)
     assert sum(points) == sum(browser.polyline_points(page.read_text()))

@@ -101,6 +101,15 @@ def test_too_little_data_is_the_diagnose_error(run_cli: Callable[..., CliResult]
     r = run_cli("report", "--root", *roots, "--db", "x.db", "-o", str(out))
     assert r.code == 2 and "not --db and --root" in r.err
     assert run_cli("report", "--root", *roots).code == 2  # -o is required
+    # --since counts back from the last sample of roots, as for diagnose
+    r = run_cli("report", "--root", *roots, "--since", "1d", "-o", str(out))
+    assert r.code == 2 and "3 samples over 86400 s" in r.err
+    r = run_cli("report", "--root", *roots, "--since", "4d", "-o", str(out), "--json")
+    assert r.code == 0 and out.exists()
+    out.unlink()
+    # a watch too short for a trend is refused before any sampling
+    r = run_cli("report", "--watch", "10s", "--interval", "1", "-o", str(out))
+    assert r.code == 2 and "too short" in r.err and not out.exists()
     r = run_cli("report", "--help")
     assert r.code == 0 and "memsleuth report" in r.out and "--redact" in r.out
 

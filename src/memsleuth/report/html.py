@@ -182,8 +182,20 @@ def render_page(*, title: str, subtitle: str, banner: str, sections: Sequence[Se
             f"<script>{JS}</script></body></html>\n")
 
 
+#: a command line longer than this is cut (with an ellipsis): argv can be megabytes
+CMDLINE_MAX = 300
+
+
+def _cmdline(comm: str, cmdline: str | None, *, redact: bool) -> str:
+    """What a process is shown as: its command line on one line, or its name only (``--redact``)."""
+    if redact or not cmdline:
+        return comm
+    one = " ".join(cmdline.split())  # no newlines or tabs from argv
+    return one if len(one) <= CMDLINE_MAX else one[:CMDLINE_MAX - 1] + "\u2026"
+
+
 def _cmd(p: ProcessRef, *, redact: bool) -> str:
-    return p.comm if redact or not p.cmdline else " ".join(p.cmdline.split())
+    return _cmdline(p.comm, p.cmdline, redact=redact)
 
 
 def _proc_text(p: ProcessRef, *, redact: bool) -> str:
@@ -294,7 +306,7 @@ def _finding_card(i: int, f: Finding, report: DiagnosisReport, charts: _Charts, 
     kv: list[tuple[str, str]] = [("series", f"<code>{_e(f.series_key)}</code>")]
     proc = process_of(f, report.history.processes)
     if proc is not None:
-        who = proc.comm if redact or not proc.cmdline else " ".join(proc.cmdline.split())
+        who = _cmdline(proc.comm, proc.cmdline, redact=redact)
         extra = "".join(f", {x}" for x in (f"ppid {proc.ppid}" if proc.ppid is not None else "",
                                            f"cgroup {proc.cgroup}" if proc.cgroup else "") if x)
         kv.append(("process", f"<span class=\"mono\">pid {proc.pid}: {_e(who)}</span>{_e(extra)}"))
@@ -493,7 +505,8 @@ def _history_section(report: DiagnosisReport, charts: _Charts) -> str:
     for name, fn in (("slab caches", ch.slab_chart), ("processes", ch.process_chart),
                      ("memory cgroups", ch.cgroup_chart)):
         m = fn(h, report.findings, css_id=charts.next_id())
-        out.append(charts.multiples(m) if m is not None else f'<p class="empty">no {name} in the history</p>')
+        out.append(charts.multiples(m) if m is not None
+                   else f'<p class="empty">no {name} series in this history</p>')
     return "".join(out)
 
 

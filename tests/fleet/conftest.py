@@ -44,6 +44,8 @@ class Fleet:
     setup_seconds: float
     #: the blocks came from the cache (no generation, no backfill)
     cached: bool
+    #: the backfilled blocks as promtool wrote them (copy them to serve them again)
+    blocks: Path
 
 
 def _backfill_one(f: Path, data: Path) -> None:
@@ -98,7 +100,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 tmp.rename(cache)  # atomic: a concurrent session sees all of it or none
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
+    blocks = cache / "data" if cache is not None and (cache / "data").is_dir() else root / "blocks"
+    if blocks == root / "blocks":
+        shutil.copytree(root / "data", blocks)
     with PromServer(root / "data") as prom:
         yield Fleet(url=prom.url, manifest=manifest, end=END, setup_seconds=time.monotonic() - t0,
-                    cached=cached)
+                    cached=cached, blocks=blocks)
     shutil.rmtree(root, ignore_errors=True)

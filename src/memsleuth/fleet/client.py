@@ -167,14 +167,20 @@ class PromClient:
         if code in (401, 403):
             raise PrometheusAuth(f"{self.shown}: {code}: credentials refused (--basic-auth-file, "
                                  f"--bearer-token-file): {detail}")
+        kind = doc.get("errorType") if isinstance(doc, dict) else None
+        if code in (422, 503) and (kind == "timeout" or "deadline exceeded" in detail
+                                   or "timed out" in detail):
+            # the server's --query.timeout: 503 "query timed out", or 422 "context deadline exceeded"
+            # when it runs out while still selecting the series
+            raise PrometheusUnavailable(f"{self.shown}: {code}: {q!r} timed out on the server (its "
+                                        f"--query.timeout; try a shorter --range or --group-by): {detail}")
         if code == 422:
             raise PrometheusTooManySamples(
                 f"{self.shown}: 422: {q!r} would load too many samples (the server's --query.max-samples; "
                 f"try a shorter --range, --group-by, or a smaller --max-samples): {detail}")
         if code == 503:
-            raise PrometheusUnavailable(f"{self.shown}: 503: {q!r} timed out or the server is not ready "
-                                        f"(its --query.timeout; try a shorter --range or --group-by): "
-                                        f"{detail}")
+            raise PrometheusUnavailable(f"{self.shown}: 503: {q!r}: the server is unavailable or not ready "
+                                        f"(or timed out: its --query.timeout): {detail}")
         if code == 404:
             raise FleetError(f"{self.shown}: 404: no Prometheus query API at this URL ({detail})")
         raise FleetError(f"{self.shown}: HTTP {code} for {q!r}: {detail}")

@@ -12,7 +12,9 @@ Ranking reads each bucket with two whole-range instant queries per batch of host
 * ``deriv(M[range])`` for hosts that lack a first or a last day (joined or left mid-range).
 
 A query over one metric loads hosts x (range / scrape interval) samples; batches keep that under
-the sample budget (half of ``--query.max-samples`` by default).
+the sample budget (half of ``--query.max-samples`` by default).  That is an upper bound: Prometheus
+2.42 counts the samples held at once, and a ``*_over_time`` or ``deriv`` drops each series' points
+once it has its value, so only raw answers (a range query's matrix) reach the whole count.
 """
 
 from __future__ import annotations
@@ -207,6 +209,13 @@ def fetch_selector(inner: str, instance: str) -> str:
     return "{" + join(f"__name__=~{quote(names)}", inner, f"{INSTANCE}={quote(instance)}") + "}"
 
 
+def fetch_selectors(inner: str, instance: str) -> list[str]:
+    """:func:`fetch_selector` one family at a time, for a server whose --query.max-samples is
+    below a host's whole fetch."""
+    names = [f"node_memory_{f}_bytes" for f in FETCH_NODE_FIELDS] + [BOOT_TIME, *FETCH_MEMSLEUTH]
+    return [f"{n}{{{join(inner, f'{INSTANCE}={quote(instance)}')}}}" for n in names]
+
+
 def sample_estimate(hosts: int, range_s: float, interval_s: float) -> int:
     """Samples one single-metric whole-range query loads for ``hosts``."""
     return int(hosts * (range_s / max(interval_s, 1.0) + 1))
@@ -214,6 +223,6 @@ def sample_estimate(hosts: int, range_s: float, interval_s: float) -> int:
 
 __all__ = ["BOOT_TIME", "BUDGET_FRACTION", "DEFAULT_MAX_SAMPLES", "FETCH_MEMSLEUTH", "FETCH_NODE_FIELDS",
            "INSTANCE", "MEMTOTAL", "MIN_STEP_S", "RANK_METRICS", "Batch", "RankQuery", "check_label",
-           "choose_step", "coverage_chunks", "duration", "fetch_selector", "hosts_per_batch", "join",
-           "match_inner", "plan_batches", "quote", "rank_queries", "regex_escape", "sample_estimate",
-           "selector"]
+           "choose_step", "coverage_chunks", "duration", "fetch_selector", "fetch_selectors",
+           "hosts_per_batch", "join", "match_inner", "plan_batches", "quote", "rank_queries", "regex_escape",
+           "sample_estimate", "selector"]

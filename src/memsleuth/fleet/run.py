@@ -23,7 +23,7 @@ from typing import Any
 
 from memsleuth.analysis.growth import REL_RATE_FLOOR_PER_HOUR
 from memsleuth.analysis.series import History, Series, trim
-from memsleuth.errors import FleetError
+from memsleuth.errors import FleetError, PrometheusTooManySamples
 from memsleuth.fleet.client import PromClient
 from memsleuth.fleet.model import Coverage, Diagnosed, Drain, FleetReport, Group, Screen
 from memsleuth.fleet.plan import (
@@ -34,6 +34,7 @@ from memsleuth.fleet.plan import (
     RankQuery,
     choose_step,
     fetch_selector,
+    fetch_selectors,
     hosts_per_batch,
     join,
     plan_batches,
@@ -220,7 +221,13 @@ def _fetch_all(client: PromClient, chosen: Sequence[Screen], req: FleetRequest,
         start = req.end - req.range_s
         if scr.coverage.first is not None:  # a host that joined: from its first sample
             start = max(start, scr.coverage.first - step)
-        result = client.query_range(fetch_selector(inner, scr.instance), start=start, end=req.end, step=step)
+        try:
+            result = client.query_range(fetch_selector(inner, scr.instance), start=start, end=req.end,
+                                        step=step)
+        except PrometheusTooManySamples:
+            # every family of the host at once is over the server's limit: one family at a time
+            result = [r for sel in fetch_selectors(inner, scr.instance)
+                      for r in client.query_range(sel, start=start, end=req.end, step=step)]
         return (scr, *history_of(scr.instance, result, source=f"prometheus {client.shown}"))
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:

@@ -40,6 +40,8 @@ class VmstatPoint:
     """The raw readings one vmstat row needs."""
 
     at: float
+    #: wall-clock time of the reading (Unix seconds), for -t
+    captured_at: float | None
     meminfo: MemInfo
     counters: dict[str, int]
     stat: ProcStat
@@ -57,6 +59,9 @@ class VmstatRow:
     free_bytes: int
     buffers_bytes: int | None
     cache_bytes: int | None
+    #: meminfo Active and Inactive (vmstat -a)
+    active_bytes: int | None
+    inactive_bytes: int | None
     swap_in_bytes_per_second: float | None
     swap_out_bytes_per_second: float | None
     block_in_kib_per_second: float | None
@@ -80,6 +85,8 @@ class VmstatRow:
     dentries_per_second: float | None
     #: seconds this row averages over (since boot for the first row)
     interval_seconds: float
+    #: wall-clock time of the reading (Unix seconds)
+    captured_at: float | None
 
 
 def point(snap: Snapshot) -> VmstatPoint:
@@ -90,6 +97,7 @@ def point(snap: Snapshot) -> VmstatPoint:
     vm = snap.require("proc/vmstat", parse_vmstat)
     return VmstatPoint(
         at=snap.started_at,
+        captured_at=snap.meta.captured_at,
         meminfo=snap.require("proc/meminfo", parse_meminfo),
         counters=dict(vm.counters),
         stat=snap.require("proc/stat", parse_proc_stat),
@@ -172,6 +180,8 @@ def row(cur: VmstatPoint, prev: VmstatPoint | None = None) -> VmstatRow:
         buffers_bytes=m.buffers_bytes,
         cache_bytes=None if m.cached_bytes is None
         else m.cached_bytes + (m.s_reclaimable_bytes or 0),
+        active_bytes=m.active_bytes,
+        inactive_bytes=m.inactive_bytes,
         swap_in_bytes_per_second=None if si is None else si * page,
         swap_out_bytes_per_second=None if so is None else so * page,
         block_in_kib_per_second=r("pgpgin"),
@@ -193,4 +203,86 @@ def row(cur: VmstatPoint, prev: VmstatPoint | None = None) -> VmstatRow:
         slab_change_bytes_per_second=slab_change,
         dentries_per_second=dentries_rate,
         interval_seconds=seconds,
+        captured_at=cur.captured_at,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VmstatStats:
+    """``vmstat -s``: counters since boot and memory now, as procps-ng 4 reads them."""
+
+    total_memory_bytes: int
+    #: total - available (MemFree where MemAvailable is absent or above total), as procps
+    used_memory_bytes: int
+    active_memory_bytes: int | None
+    inactive_memory_bytes: int | None
+    free_memory_bytes: int
+    buffer_memory_bytes: int | None
+    #: procps labels it "swap cache"; it is Cached + SReclaimable, vmstat's cache column
+    swap_cache_bytes: int | None
+    total_swap_bytes: int | None
+    used_swap_bytes: int | None
+    free_swap_bytes: int | None
+    user_ticks: int
+    nice_ticks: int
+    system_ticks: int
+    idle_ticks: int
+    iowait_ticks: int | None
+    irq_ticks: int | None
+    softirq_ticks: int | None
+    steal_ticks: int | None
+    guest_ticks: int | None
+    guest_nice_ticks: int | None
+    paged_in_kib: int | None
+    paged_out_kib: int | None
+    pages_swapped_in: int | None
+    pages_swapped_out: int | None
+    interrupts: int | None
+    context_switches: int | None
+    boot_time_seconds: int | None
+    forks: int | None
+
+
+def stats(cur: VmstatPoint) -> VmstatStats:
+    """``vmstat -s`` from one reading (procps-ng 4's ``sum_format``, ``library/meminfo.c``)."""
+    m = cur.meminfo
+    cpu = cur.stat.cpu
+    c = cur.counters
+    available = m.mem_available_bytes or m.mem_free_bytes
+    if available > m.mem_total_bytes:
+        available = m.mem_free_bytes
+    used = m.mem_total_bytes - available
+    if used < 0:
+        used = m.mem_total_bytes - m.mem_free_bytes
+    swap_total, swap_free = m.swap_total_bytes, m.swap_free_bytes
+    return VmstatStats(
+        total_memory_bytes=m.mem_total_bytes,
+        used_memory_bytes=used,
+        active_memory_bytes=m.active_bytes,
+        inactive_memory_bytes=m.inactive_bytes,
+        free_memory_bytes=m.mem_free_bytes,
+        buffer_memory_bytes=m.buffers_bytes,
+        swap_cache_bytes=None if m.cached_bytes is None
+        else m.cached_bytes + (m.s_reclaimable_bytes or 0),
+        total_swap_bytes=swap_total,
+        used_swap_bytes=None if swap_total is None or swap_free is None else swap_total - swap_free,
+        free_swap_bytes=swap_free,
+        user_ticks=cpu.user_ticks,
+        nice_ticks=cpu.nice_ticks,
+        system_ticks=cpu.system_ticks,
+        idle_ticks=cpu.idle_ticks,
+        iowait_ticks=cpu.iowait_ticks,
+        irq_ticks=cpu.irq_ticks,
+        softirq_ticks=cpu.softirq_ticks,
+        steal_ticks=cpu.steal_ticks,
+        guest_ticks=cpu.guest_ticks,
+        guest_nice_ticks=cpu.guest_nice_ticks,
+        paged_in_kib=c.get("pgpgin"),
+        paged_out_kib=c.get("pgpgout"),
+        pages_swapped_in=c.get("pswpin"),
+        pages_swapped_out=c.get("pswpout"),
+        interrupts=cur.stat.interrupts_total,
+        context_switches=cur.stat.context_switches_total,
+        boot_time_seconds=cur.stat.boot_time_seconds,
+        forks=cur.stat.forks_total,
     )

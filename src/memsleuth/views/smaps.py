@@ -11,13 +11,15 @@ from rich.text import Text
 from memsleuth.sources.smaps import Mapping, SmapsRollup, sum_mappings
 from memsleuth.units import human_bytes
 from memsleuth.views.common import BLANK, Column, fmt_bytes, table
+from memsleuth.views.topics import Field, column_fields, explain_text
 
 SCHEMA = "memsleuth.smaps/1"
 
 #: smaps keys shown as columns: the kernel key is the column key
 FIELD_COLUMNS: tuple[Column, ...] = (
-    Column("Size", "SIZE", fmt_bytes, meaning="virtual size of the mapping"),
-    Column("Rss", "RSS", fmt_bytes, meaning="resident pages"),
+    Column("Size", "SIZE", fmt_bytes,
+           meaning="virtual size of the mapping: address space, most of it perhaps never touched"),
+    Column("Rss", "RSS", fmt_bytes, meaning="resident pages: in RAM now, shared ones in full"),
     Column("Pss", "PSS", fmt_bytes, meaning="resident pages, shared ones divided among their sharers"),
     Column("Private_Dirty", "PRIV_D", fmt_bytes,
            meaning="private pages written to (anon heap, COW copies)"),
@@ -43,8 +45,24 @@ def _name(m: Mapping) -> str:
     return name + (" (deleted)" if m.deleted and "(deleted)" not in name else "")
 
 
+#: the concepts smaps's columns lean on (memsleuth help TOPIC prints the same text)
+TOPICS: tuple[str, ...] = ("rss", "pss", "uss")
+
+
+def explain_smaps(*, wide: bool) -> str:
+    """``smaps --explain``: each column, the total line, then RSS, PSS and USS."""
+    fields = column_fields((ADDRESS, PERMS, *FIELD_COLUMNS, *(WIDE_EXTRA if wide else ()), MAPPING))
+    fields += [
+        Field(name="total", text="the columns summed over every mapping; USS is PRIV_D + PRIV_C"),
+        Field(name="smaps_rollup", text="the kernel's own totals for the process, read just "
+              "after smaps: they agree unless the process changed between the two reads (PSS "
+              "may differ by rounding, as smaps rounds each mapping down to whole kB)"),
+    ]
+    return explain_text(fields, TOPICS)
+
+
 def render_smaps(pid: int, command: str, maps: Sequence[Mapping], rollup: SmapsRollup | None,
-                 *, wide: bool) -> RenderableType:
+                 *, wide: bool, explain: bool = False) -> RenderableType:
     fields = FIELD_COLUMNS + (WIDE_EXTRA if wide else ())
     rows: list[dict[str, Any]] = [
         {"address": m.start, "perms": m.perms, **{c.key: m.raw.get(c.key) for c in fields},
@@ -67,6 +85,8 @@ def render_smaps(pid: int, command: str, maps: Sequence[Mapping], rollup: SmapsR
             + (f"; Pss differs by {pss_gap // 1024} kB from per-mapping rounding"
                if same and pss_gap else ""),
             style="dim" if same else "yellow"))
+    if explain:
+        parts += [Text(""), Text(explain_smaps(wide=wide))]
     return Group(*parts)
 
 

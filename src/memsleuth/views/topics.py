@@ -59,7 +59,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="memavailable",
-        summary="MemAvailable: the kernel's estimate of what can still be allocated",
+        summary="what the kernel thinks can still be allocated",
         paragraphs=(
             "MemAvailable (Linux 3.14+) is the kernel's estimate of how much memory a new "
             "program could get without pushing the system into swap: free pages above the "
@@ -75,7 +75,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="page-cache",
-        summary="page cache and buffers: file data kept in RAM, mostly reclaimable",
+        summary="file data kept in RAM; mostly given back on demand",
         paragraphs=(
             "The page cache keeps the contents of files in RAM after they are read or written, "
             "so the next access needs no disk. It is the 'cache' in free and vmstat (Cached "
@@ -89,7 +89,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="reclaimable-slab",
-        summary="SReclaimable: kernel caches the shrinkers can free (dentries, inodes)",
+        summary="kernel caches the kernel can free (dentries, inodes)",
         paragraphs=(
             "The slab allocator holds the kernel's small objects: dentries (names looked up), "
             "inodes, socket buffers, task structs. The part the kernel can free under memory "
@@ -120,7 +120,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="rss",
-        summary="RSS (RES): pages of a process in RAM, shared ones counted in full",
+        summary="a process's pages in RAM, shared ones counted in full",
         paragraphs=(
             "RSS, the resident set (RES in top, RSS in ps), is how much of a process's memory "
             "is in RAM now: its anonymous pages plus the file and shared pages it maps. A page "
@@ -132,7 +132,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="pss",
-        summary="PSS: resident memory with shared pages divided among their sharers",
+        summary="resident memory, shared pages split among sharers",
         paragraphs=(
             "PSS, the proportional set size, is a process's resident memory with each shared "
             "page divided by the number of processes that map it: a page shared by four "
@@ -146,7 +146,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="uss",
-        summary="USS: memory only this process holds, freed when it exits",
+        summary="memory only this process holds, freed when it exits",
         paragraphs=(
             "USS, the unique set size, is the private resident memory of a process: "
             "Private_Clean + Private_Dirty in smaps. It is what the system gets back when the "
@@ -157,7 +157,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="unaccounted",
-        summary="the gap: memory the kernel does not itemise in /proc/meminfo",
+        summary="the gap: memory /proc/meminfo does not itemise",
         paragraphs=(
             "MemTotal minus every bucket memsleuth can name leaves a gap: pages drivers take "
             "straight from the page allocator (GPU, RDMA and NIC buffer pools), balloon "
@@ -170,7 +170,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(
         name="overcommit",
-        summary="CommitLimit and Committed_AS: memory promised versus memory that exists",
+        summary="CommitLimit, Committed_AS: promised vs. existing",
         paragraphs=(
             "Programs reserve address space (malloc, mmap) long before they touch it, and "
             "Linux promises more than it has. Committed_AS is the total promised. CommitLimit "
@@ -201,7 +201,8 @@ def topic_text(t: Topic, *, width: int = WIDTH) -> str:
     """``memsleuth help TOPIC``: the name and summary, the paragraphs, what to read next."""
     parts = [f"{t.name}: {t.summary}", *(_wrap(p, width=width) for p in t.paragraphs)]
     if t.see_also:
-        parts.append("See also: " + ", ".join(f"memsleuth help {s}" for s in t.see_also))
+        parts.append(_wrap("See also: " + ", ".join(f"memsleuth help {s}" for s in t.see_also),
+                           width=width))
     return "\n\n".join(parts)
 
 
@@ -230,7 +231,7 @@ def explain_text(fields: Sequence[Field], topics: Iterable[str] = (), *,
         t = topic(name)
         if t is None:
             raise KeyError(name)
-        out += "\n\n" + f"{t.name}: {t.summary}\n" + "\n".join(
+        out += "\n\n" + f"{t.name}: {t.summary}\n" + "\n\n".join(
             _wrap(p, width=width) for p in t.paragraphs)
     return out
 

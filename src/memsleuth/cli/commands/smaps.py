@@ -14,7 +14,8 @@ private dirty/clean, shared, anonymous and swap, with totals checked against
 EXAMPLES = """\
   memsleuth smaps $(pidof nginx | cut -d' ' -f1)
   memsleuth smaps 1234 --sort rss --wide
-  memsleuth smaps 1234 --json"""
+  memsleuth smaps 1234 --json
+  memsleuth smaps 1234 --explain"""
 
 SORTS = ("address", "size", "rss", "pss", "swap")
 
@@ -24,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sort", choices=SORTS, default="address",
                         help="order of the rows (default: address)")
     parser.add_argument("--wide", "-w", action="store_true", help="more columns")
+    parser.add_argument("--explain", action="store_true",
+                        help="say what each column means, in plain words")
 
 
 def run(args: argparse.Namespace, env: Env) -> int:
@@ -44,6 +47,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     if env.json:
         env.emit_json(document(SCHEMA, host.meta, host.label, **smaps_json(args.pid, command, maps, rollup)))
     else:
-        env.console.print(render_smaps(args.pid, command, maps, rollup, wide=args.wide),
+        env.console.print(render_smaps(args.pid, command, maps, rollup, wide=args.wide,
+                                       explain=args.explain),
                           crop=env.console.is_terminal)
     return 0

@@ -7,6 +7,7 @@ import dataclasses
 import re
 import time
 from collections.abc import Callable
+from html.parser import HTMLParser
 from pathlib import Path
 
 from memsleuth.analysis.series import History, ProcessInfo, Series
@@ -174,6 +175,39 @@ def test_thirty_days_of_ten_second_samples_stay_small() -> None:
     assert "Processes: the 8 largest by PSS" in html and "java (pid 1000)" in html
     assert "Memory cgroups: the 4 largest by memory.current" in html
     assert not fetching(html)
+
+
+_VOID = frozenset({"meta", "br", "img", "input", "link", "hr", "area", "base", "col", "embed", "source",
+                   "track", "wbr"})
+
+
+class _Balance(HTMLParser):
+    """Every element that is opened is closed, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.problems: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1:]} at {self.getpos()}")
+            return
+        self.stack.pop()
+
+
+def test_the_page_is_well_formed(founding: tuple[list[str], Path]) -> None:
+    for html in (founding[1].read_text(), render_html(diagnosed(_hostile_history()), HtmlOptions()).html):
+        checker = _Balance()
+        checker.feed(html)
+        checker.close()
+        assert checker.problems == [] and checker.stack == [], (checker.problems[:5], checker.stack)
+        ids = re.findall(r'\bid="([^"]+)"', html)
+        assert len(ids) == len(set(ids)), "duplicate ids"
 
 
 def test_ticks() -> None:

@@ -26,6 +26,8 @@ PALETTE = ("#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7
 WIDTH = 1120
 HEIGHT = 280
 _LEFT, _RIGHT, _TOP, _BOTTOM = 78, 16, 14, 40
+#: about how wide one character of a 12 px tick label is
+_CHAR_PX = 7.0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -243,11 +245,17 @@ def render_chart(chart: Chart, *, width: int = WIDTH, height: int = HEIGHT, comp
         parts.append(f'<line class="grid" x1="{left}" x2="{left + pw}" y1="{yy:.1f}" y2="{yy:.1f}"/>')
         parts.append(f'<text class="tick" x="{left - 6}" y="{yy + 4:.1f}" text-anchor="end">'
                      f'{escape(fmt_value(v, chart.unit, scale))}</text>')
+    if compact and tfmt == "%Y-%m-%d":
+        tfmt = "%m-%d"
     for t in tticks:
         xx = x(t)
         parts.append(f'<line class="grid" x1="{xx:.1f}" x2="{xx:.1f}" y1="{top_m}" y2="{top_m + ph}"/>')
+        text = fmt_utc(t, tfmt)
+        half = len(text) * _CHAR_PX / 2
+        if xx - half < 0 or xx + half > width:
+            continue  # a label that would be cut at the edge is left out (its grid line stays)
         parts.append(f'<text class="tick" x="{xx:.1f}" y="{top_m + ph + 16}" text-anchor="middle">'
-                     f'{escape(fmt_utc(t, tfmt))}</text>')
+                     f'{escape(text)}</text>')
     points = 0
     body: list[str] = []
     legend: list[str] = []

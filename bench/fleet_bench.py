@@ -25,6 +25,8 @@ blocks about a minute after it starts) and ``--warmup`` untimed rounds (the firs
   ``topk(10, ...)`` per metric shows someone who does not know).
 * **predict_linear** per host: one ``predict_linear(MemAvailable[RANGE], 7d) / MemTotal`` instant
   query; flagged when the host is predicted below 10% available (90% used) within a week.
+* **memsleuth rules** (docs/alerts.md), for reference: each alert's expression as one instant
+  query at the end (no ``for``): the hosts the growth-aware alerts would have firing or pending.
 * **memsleuth fleet**: ``python3 -m memsleuth fleet --prometheus URL --range RANGE --end END
   --group-by cluster --json`` as a subprocess (interpreter start, queries, fetches, diagnosis,
   JSON); flagged = the hosts it reports a finding for, with the bucket it names.
@@ -115,6 +117,16 @@ def predict_linear(url: str, end: float, rng: str) -> dict[str, float]:
     return {r["metric"].get("instance", "?"): float(r["value"][1]) for r in res}
 
 
+def alert_exprs(url: str, end: float) -> dict[str, list[str]]:
+    """bucket -> the instances each ``memsleuth rules`` expression returns at ``end``."""
+    from memsleuth.fleet.alert_rules import RuleOptions, rules_file
+
+    out = {}
+    for r in rules_file(RuleOptions())["groups"][0]["rules"]:
+        out[r["labels"]["bucket"]] = [x["metric"].get("instance", "?") for x in query(url, r["expr"], end)]
+    return out
+
+
 def memsleuth_fleet(url: str, end: float, rng: str) -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
     cmd = [sys.executable, "-m", "memsleuth", "fleet", "--prometheus", url, "--range", rng, "--end", str(end),
@@ -161,6 +173,11 @@ def evaluate(methods: dict[str, Method], manifest: dict[str, Any]) -> dict[str, 
     if pl is not None:
         flags = ((h, None) for h, v in pl.items() if v < 0.1)
         out["predict_linear, < 10% within 7d"] = {"method": "predict_linear", **score(flags, truth, False)}
+    alerts = methods["rules"].result
+    if alerts is not None:
+        inv = {v: k for k, v in KIND_FIELD.items()}
+        flags = [(h, inv.get(bucket)) for bucket, hosts in alerts.items() for h in hosts]
+        out["memsleuth rules, exprs at the end"] = {"method": "rules", **score(flags, truth, True)}
     fleet = methods["memsleuth"].result
     if fleet is not None:
         flags = [(h["instance"], kind_of(h.get("series_key"), h.get("bucket"))) for h in fleet["hosts"]]
@@ -316,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             methods = {
                 "deriv": Method("deriv", len(RANKED), lambda: deriv_ranking(url, end, rng)),
                 "predict_linear": Method("predict_linear", 1, lambda: predict_linear(url, end, rng)),
+                "rules": Method("rules", 4, lambda: alert_exprs(url, end)),
                 "memsleuth": Method("memsleuth", 0, lambda: memsleuth_fleet(url, end, rng)),
             }
             order = list(methods)

@@ -8,13 +8,21 @@ much.  Live end-to-end detection is in ``tests/live/test_diagnose_e2e.py``.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import json
 import os
 import re
+import select
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -344,3 +352,136 @@ def test_projection_and_rate_text() -> None:
     assert fmt_projection(Projection(threshold="80%", hours=0.0, hours_low=0.0, hours_high=0.0)) \
         == "80%: already crossed"
     assert [fmt_duration(s) for s in (45, 720, 3.5 * 3600, 3 * 86400)] == ["45 s", "12 min", "3.5 h", "3.0 d"]
+
+
+# -- no store: now, then the trend; Ctrl-C during a watch --------------------------------------
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def _no_store_diagnose(tmp_path: Path, *args: str, stderr: int | None = None) -> subprocess.Popen[str]:
+    """``memsleuth diagnose ARGS`` as a user runs it, on a host whose default store does not exist."""
+    code = ("import sys, memsleuth.cli.commands.record as r\n"
+            f"r.DEFAULT_DB = {str(tmp_path / 'no-store.db')!r}\n"
+            "from memsleuth.cli.main import main\n"
+            "raise SystemExit(main(sys.argv[1:]))\n")
+    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "100"}
+    env.pop("TTY_COMPATIBLE", None)
+    return subprocess.Popen([sys.executable, "-c", code, "diagnose", *args], stdout=subprocess.PIPE,
+                            stderr=stderr if stderr is not None else subprocess.PIPE, text=True, env=env,
+                            stdin=subprocess.DEVNULL)
+
+
+def _read_until(stream: IO[str], text: str, timeout: float = 30.0) -> str:
+    """Read the pipe's raw fd (a text wrapper's buffer would hide lines from select)."""
+    got = b""
+    end = time.monotonic() + timeout
+    while text.encode() not in got and time.monotonic() < end:
+        ready, _, _ = select.select([stream.fileno()], [], [], 0.2)
+        if ready:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                break
+            got += chunk
+    return got.decode()
+
+
+@pytest.mark.live
+def test_no_store_answers_now_then_ctrl_c_says_how_many_samples(tmp_path: Path) -> None:
+    p = _no_store_diagnose(tmp_path, "--interval", "0.5")
+    try:
+        assert p.stdout is not None and p.stderr is not None
+        out = _read_until(p.stdout, "large: ")
+        assert "no store at" in out and "now (one snapshot)" in out
+        time.sleep(2.0)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 2, err
+    assert "Traceback" not in err
+    m = re.search(r"stopped by Ctrl-C after (\d+) samples?: .*a trend needs at least 8 samples over 120 s",
+                  err)
+    assert m is not None, err
+    assert 2 <= int(m.group(1)) <= 8
+    assert "\r" not in err  # piped stderr: no progress line
+
+
+def test_first_ctrl_c_stops_the_watch_the_second_aborts() -> None:
+    """The watch's SIGINT handler: the first sets the stop event (the samples taken are diagnosed),
+    the second raises KeyboardInterrupt (main exits 130); the old handler is back after."""
+    import threading
+
+    from memsleuth.cli.commands.diagnose import _interrupt_stops
+    from memsleuth.cli.env import Env
+
+    stop = threading.Event()
+    before = signal.getsignal(signal.SIGINT)
+    env = Env(argparse.Namespace())
+    with _interrupt_stops(stop, env, enabled=True):
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.wait(2.0)
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+@pytest.mark.live
+def test_watch_progress_on_a_terminal_stderr(tmp_path: Path) -> None:
+    import pty
+
+    master, slave = pty.openpty()
+    p = _no_store_diagnose(tmp_path, "--interval", "0.5", stderr=slave)
+    os.close(slave)
+    err = b""
+    try:
+        end = time.monotonic() + 30
+        while b"sample 3 of" not in err and time.monotonic() < end:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                err += os.read(master, 4096)
+        p.send_signal(signal.SIGINT)
+        p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    assert b"\rmemsleuth: watching the live host every 0.5 s: sample 3 of 241" in err, err
+    assert b"left (Ctrl-C: diagnose what was taken)" in err
+
+
+@pytest.mark.live
+def test_no_store_diagnose_prints_now_then_the_two_minute_trend(tmp_path: Path) -> None:
+    """The whole no-store answer (2 minutes): both parts, labelled, and a meaningful exit status."""
+    p = _no_store_diagnose(tmp_path, "--interval", "15")
+    out, err = p.communicate(timeout=240)
+    assert p.returncode in (0, 1), err
+    assert out.index("now (one snapshot)") < out.index("trend (2 min watch)")
+    assert "Traceback" not in err
+
+
+@pytest.mark.live
+def test_no_store_diagnose_json_has_both_parts(tmp_path: Path) -> None:
+    """2 minutes: one document, the snapshot's judgement under "now"."""
+    doc_p = _no_store_diagnose(tmp_path, "--interval", "15", "--json")
+    doc_out, _ = doc_p.communicate(timeout=240)
+    doc = json.loads(doc_out)
+    assert doc["now"]["observations"] is not None and doc["no_store"].startswith("no store at")
+    assert doc["window"]["samples"] == 9 and doc["interrupted"] is False
+    assert doc_p.returncode == (1 if doc["now"]["suspicious"] or not doc["healthy"] else 0)
+
+
+@pytest.mark.live
+def test_ctrl_c_after_enough_samples_diagnoses_them(tmp_path: Path) -> None:
+    p = _no_store_diagnose(tmp_path, "--watch", "10m", "--interval", "5", "--json")
+    time.sleep(128)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode in (0, 1), err
+    doc = json.loads(out)
+    assert doc["interrupted"] is True
+    assert 25 <= doc["window"]["samples"] <= 28

@@ -115,6 +115,26 @@ def open_source(req: SourceRequest, *, on_sample: OnSample | None = None,
                            usage=usage_now(live), tracer=tracer)
 
 
+def default_store_state(path: str | None) -> str:
+    """Whether the default store can give a history: "missing" (no file), "empty" (no samples yet)
+    or "ok" (it has samples, or it is broken: reading it then says how)."""
+    if path is None or not os.path.exists(path):
+        return "missing"
+    from memsleuth.store.reader import StoreReader
+
+    try:
+        with StoreReader.open(path) as reader:
+            return "empty" if reader.count() == 0 else "ok"
+    except MemsleuthError:
+        return "ok"
+
+
+def glance_watch_seconds(interval: float) -> float:
+    """How long the no-store ``diagnose`` watches: the detector's minimum window, or longer when
+    the interval needs it to take the minimum number of samples."""
+    return max(MIN_SPAN_SECONDS, interval * (MIN_SAMPLES - 1))
+
+
 def usage_now(host: Host) -> UsageViews | None:
     """The usage views of ``host``'s system files now (for the root-cause facts); ``None`` when
     they cannot be read or parsed (the facts then come from the history alone)."""
@@ -196,6 +216,8 @@ __all__ = [
     "Since",
     "SourceRequest",
     "check_request",
+    "default_store_state",
+    "glance_watch_seconds",
     "live_tracer",
     "open_source",
     "traced_commands",

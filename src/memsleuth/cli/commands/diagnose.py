@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import signal
+import threading
+from typing import TYPE_CHECKING, Any
 
 from memsleuth.cli.env import Env
 from memsleuth.cli.options import parse_duration, parse_since
 from memsleuth.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
 
-
+    from memsleuth.analysis.glance import Glance
     from memsleuth.collect.history import OnSample
-    from memsleuth.snapshot.model import Snapshot
+    from memsleuth.views.live import Progress
 
 #: this command's --root takes a list (cli/main.py puts it in args.roots)
 MULTI_ROOT = True
@@ -41,10 +46,18 @@ and what it would free.  --trace SECONDS confirms a growing slab cache on
 the live host with tracefs (root; every tracing setting is restored): who
 allocates it and, for dentries, who makes failed path lookups, which names
 short-lived processes (a probe started every few seconds) by command and
-parent.  Exit status: 0 healthy, 1 findings, 2 error."""
+parent.  Exit status: 0 healthy, 1 findings, 2 error.
+
+With no store, no --db, --root or --watch, it answers at once with what
+one snapshot shows ("now (one snapshot)": what is large, what is
+suspicious), then watches the live host for the detector's minimum of 2
+minutes and prints the trend ("trend (2 min watch)"); exit 1 if either
+part found something.  During a watch, a progress line is shown on stderr
+when it is a terminal; Ctrl-C stops the watch and diagnoses the samples
+taken so far (too few: says how many, exit 2); a second Ctrl-C aborts."""
 
 EXAMPLES = """\
-  memsleuth diagnose                              # the default store
+  memsleuth diagnose                              # the default store; none: now, then a 2 min watch
   memsleuth diagnose --db /tmp/m.db --since 6h
   memsleuth diagnose --root /srv/bundles/web1-*.tar.gz
   memsleuth diagnose --watch 5m --interval 5
@@ -79,23 +92,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.cli.commands.record import DEFAULT_DB
-    from memsleuth.collect.diagnosis import SourceRequest, live_tracer, open_source
+    from memsleuth.collect.diagnosis import (
+        SourceRequest,
+        check_request,
+        default_store_state,
+        glance_watch_seconds,
+        live_tracer,
+        open_source,
+    )
     from memsleuth.collect.rules import load_rules
     from memsleuth.knowledge.report import DiagnosisOptions, run_diagnosis
     from memsleuth.trace.tracefs import TraceStopped
+    from memsleuth.views.live import Progress
 
     if args.limit < 1:
         raise UsageError("--limit must be at least 1")
     if not 0.0 <= args.min_confidence <= 1.0:
         raise UsageError("--min-confidence must be between 0 and 1")
-    req = SourceRequest(db=args.db, roots=getattr(args, "roots", None) or (), watch=args.watch,
-                        interval=args.interval, since=args.since, default_db=DEFAULT_DB,
-                        trace_seconds=args.trace)
+    roots = getattr(args, "roots", None) or ()
+    req = SourceRequest(db=args.db, roots=roots, watch=args.watch, interval=args.interval,
+                        since=args.since, default_db=DEFAULT_DB, trace_seconds=args.trace)
+    # no history anywhere: answer now from one snapshot, then watch for the trend
+    no_store = None
+    if args.db is None and not roots and args.watch is None:
+        state = default_store_state(DEFAULT_DB)
+        if state != "ok":
+            if args.interval <= 0:
+                raise UsageError("--interval must be positive")
+            no_store = (f"no store at {DEFAULT_DB}" if state == "missing"
+                        else f"the store at {DEFAULT_DB} has no samples yet")
+            req = SourceRequest(watch=glance_watch_seconds(args.interval), interval=args.interval,
+                                since=args.since, trace_seconds=args.trace)
+    check_request(req)  # before the snapshot, the watch or any trace
     rules = load_rules(args.rules)
     for err in rules.errors:
         env.error(f"rule file skipped: {err}")
     for o in rules.overrides:
         env.note(o)
+    now: Glance | None = None
+    if no_store is not None:
+        now = _glance_now(env, no_store, req.watch or 0.0)
     tracer = None
     if args.trace is not None:
         def on_start(what: str) -> None:
@@ -103,32 +139,123 @@ def run(args: argparse.Namespace, env: Env) -> int:
                 print(f"memsleuth: tracing {what} for {args.trace:g} s", file=env.stderr, flush=True)
 
         tracer = live_tracer(args.trace, on_start=on_start, on_note=env.note, on_error=env.error)
-    progress = None if env.json or args.watch is None else _progress(env)
-    source = open_source(req, on_sample=progress, tracer=tracer)
-    if progress is not None and env.stderr.isatty():
-        print(file=env.stderr, flush=True)
+    stop = threading.Event()
+    watching = req.watch is not None
+    show = watching and not env.json and env.stderr.isatty()
+    with Progress(env.stderr, enabled=show) as progress, _interrupt_stops(stop, env, enabled=watching):
+        source = open_source(req, on_sample=_progress(progress, req.interval, req.watch or 0.0),
+                             tracer=tracer, stop=stop)
+    interrupted = stop.is_set()
+    if interrupted and source.tracer is not None:
+        import dataclasses
+
+        env.note("no trace after a watch stopped by Ctrl-C")
+        source = dataclasses.replace(source, tracer=None)
     try:
         report = run_diagnosis(source, DiagnosisOptions(rules=rules, min_confidence=args.min_confidence))
-    except TraceStopped as stop:  # SIGTERM (SIGINT ends a trace early and keeps its counts)
-        env.error(f"stopped by {stop} while tracing; tracing state restored")
-        return 128 + stop.signum
+    except TraceStopped as stop_:  # SIGTERM (SIGINT ends a trace early and keeps its counts)
+        env.error(f"stopped by {stop_} while tracing; tracing state restored")
+        return 128 + stop_.signum
     if report.insufficient is not None:
+        if interrupted:
+            from memsleuth.analysis.series import sample_count
+
+            n = sample_count(source.history)
+            raise UsageError(f"stopped by Ctrl-C after {n} sample{'s' if n != 1 else ''}: "
+                             f"{report.insufficient}")
         raise UsageError(report.insufficient)
+    if interrupted and not env.json:
+        env.note(f"the watch was stopped by Ctrl-C: diagnosed the {report.coverage.samples} samples taken")
+    found = not report.healthy or bool(now is not None and now.suspicious)
     if env.json:
-        env.emit_json(report.to_json(limit=args.limit))
+        doc: dict[str, Any] = report.to_json(limit=args.limit)
+        if now is not None:
+            doc["no_store"] = no_store
+            doc["now"] = _glance_json(now)
+        doc["interrupted"] = interrupted
+        env.emit_json(doc)
     else:
         from memsleuth.views.diagnosis import render_report
 
+        if now is not None:
+            from rich.text import Text
+
+            minutes = (req.watch or 0.0) / 60.0
+            env.console.print()
+            env.console.print(Text(f"trend ({minutes:g} min watch)", style="bold"))
         env.console.print(render_report(report, limit=args.limit, width=min(env.console.width, 100) - 1))
-    return 0 if report.healthy else 1
+    return 1 if found else 0
 
 
-def _progress(env: Env) -> OnSample:
-    tty = env.stderr.isatty()
+def _glance_now(env: Env, why: str, watch_seconds: float) -> Glance:
+    """Print (unless --json) what one snapshot of the live host shows, before the watch starts."""
+    from rich.text import Text
 
-    def on_sample(n: int, expected: int, snap: Snapshot) -> None:
-        msg = f"memsleuth: watching, sample {n}/{expected}"
-        print(f"\r{msg}" if tty else msg, end="" if tty else "\n", file=env.stderr, flush=True)
+    from memsleuth.analysis.glance import glance
+    from memsleuth.views.status import render_large, render_observations
+
+    snap = env.snapshot(cgroups=True, slab_sysfs=False, numa=False, process_files=("stat", "status"))
+    g = glance(snap)
+    if env.json:
+        return g
+    c = env.console
+    c.print(Text(f"{why}: answering from one snapshot now, then watching {watch_seconds / 60:g} min for "
+                 "the trend ('memsleuth record' keeps a history)", style="dim"))
+    c.print()
+    c.print(Text("now (one snapshot)", style="bold"))
+    c.print(render_large(g))
+    if g.observations:
+        for line in render_observations(g):
+            c.print(line)
+    else:
+        c.print("nothing suspicious in one snapshot (what grows needs the trend)")
+    c.file.flush()
+    return g
+
+
+def _glance_json(g: Glance) -> dict[str, Any]:
+    return {
+        "large": [{"key": x.key, "label": x.label, "size_bytes": x.size_bytes, "share": x.share}
+                  for x in g.large],
+        "observations": [{"key": o.key, "severity": o.severity, "text": o.text, "value": o.value,
+                          "threshold": o.threshold, "next_step": o.next_step} for o in g.observations],
+        "suspicious": len(g.suspicious),
+    }
+
+
+@contextlib.contextmanager
+def _interrupt_stops(stop: threading.Event, env: Env, *, enabled: bool) -> Iterator[None]:
+    """During a watch, the first Ctrl-C sets ``stop`` (the samples taken are diagnosed); the
+    second raises KeyboardInterrupt (abort).  The previous handler is restored after."""
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        # set from another thread: the handler may have interrupted this thread inside
+        # stop.wait() while it holds the event's lock (set() here would deadlock); the message
+        # goes straight to the fd (the interrupted code may be writing to sys.stderr)
+        threading.Thread(target=stop.set, daemon=True).start()
+        with contextlib.suppress(OSError, ValueError):
+            os.write(env.stderr.fileno(), b"\nmemsleuth: stopping the watch: diagnosing the samples "
+                     b"taken (Ctrl-C again aborts)\n")
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _progress(progress: Progress, interval: float, duration: float) -> OnSample:
+    from memsleuth.views.live import seconds_left
+
+    def on_sample(n: int, expected: int, snap: object) -> None:
+        left = max(duration - (n - 1) * interval, 0.0)
+        progress.update(f"watching the live host every {interval:g} s: sample {n} of {expected}, "
+                        f"{seconds_left(left)} left (Ctrl-C: diagnose what was taken)")
 
     return on_sample
 

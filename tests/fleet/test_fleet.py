@@ -4,6 +4,10 @@ the drain list checked against the generator's ground truth (tests/fleet/gen_fle
 from __future__ import annotations
 
 import json
+import os
+import pty
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -148,3 +152,25 @@ def test_distractors_fetched_anyway_are_cleared_by_the_detector(fleet: Fleet) ->
     assert {d.instance for d in report.cleared} == set(picked) - {d.instance for d in report.diagnosed}
     assert {d.instance for d in report.diagnosed} <= leakers, "a distractor was diagnosed as growing"
     assert len(report.diagnosed) == 1 and any("more flagged hosts" in n for n in report.notes)
+
+
+def test_progress_on_a_terminal_only(fleet: Fleet) -> None:
+    master, slave = pty.openpty()
+    args = [sys.executable, "-m", "memsleuth", "fleet", "--prometheus", fleet.url, "--end", str(fleet.end),
+            "--match", '{cluster="db-gz"}', "--json"]
+    proc = subprocess.run(args, stdout=subprocess.PIPE, stderr=slave, timeout=120, check=False)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.returncode == 1 and json.loads(proc.stdout)["schema"] == "memsleuth.fleet/1"
+    assert b"memsleuth: screening" in seen and b"diagnosing the top hosts" in seen
+    piped = subprocess.run(args, capture_output=True, timeout=120, check=False)
+    assert piped.returncode == 1 and piped.stderr == b""

@@ -247,3 +247,67 @@ def test_progress_is_silent_when_not_a_terminal(tmp_path: Path) -> None:
     assert text.startswith("\rmemsleuth: sampling, 1 of 3, 10s left")
     assert text.endswith("\r")
     assert seconds_left(95) == "1m35s" and seconds_left(4.4) == "4s"
+
+
+def test_countdown_redraws_from_a_thread_and_clears() -> None:
+    import io
+
+    buf = io.StringIO()
+    p = Progress(buf, enabled=True)
+    with p.countdown("tracing failed path lookups", 0.3, every=0.05):
+        time.sleep(0.25)
+    text = buf.getvalue()
+    assert text.count("\rmemsleuth: tracing failed path lookups: ") >= 3
+    assert "of 0s" in text and text.endswith("\r")
+    silent = io.StringIO()
+    with Progress(silent).countdown("x", 0.1):
+        time.sleep(0.05)
+    assert silent.getvalue() == ""
+
+
+def _stderr_on_a_pty(*args: str, timeout: float = 60) -> tuple[int, bytes, str]:
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(SRC), "COLUMNS": "100"}
+    proc = subprocess.Popen([sys.executable, "-m", "memsleuth", *args], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    err = b""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+        elif proc.poll() is not None:
+            break
+    out, _ = proc.communicate(timeout=timeout)
+    os.close(master)
+    return proc.returncode, err, out.decode()
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not IS_ROOT, reason="slabinfo and tracefs need root")
+def test_waiting_commands_show_progress_on_a_terminal_stderr() -> None:
+    code, err, out = _stderr_on_a_pty("slab", "0.5", "2", "--limit", "3")
+    assert code == 0 and "GROWTH" in out
+    assert b"\rmemsleuth: sampling /proc/slabinfo every 0.5 s, reading 1 of 3 taken" in err, err
+    assert b"reading 2 of 3 taken" in err
+    code, err, out = _stderr_on_a_pty("trace", "lookups", "--seconds", "1.5", "--limit", "2")
+    assert code == 0, err
+    assert b"\rmemsleuth: tracing failed path lookups (Ctrl-C ends it early): " in err
+    assert b"left" in err and "\x1b" not in out
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not IS_ROOT, reason="slabinfo and tracefs need root")
+def test_waiting_commands_are_silent_when_stderr_is_piped() -> None:
+    for args in (("slab", "0.3", "1", "--limit", "2"), ("trace", "lookups", "--seconds", "1", "--limit", "2"),
+                 ("reclaim",)):
+        res = _piped(*args)
+        assert res.returncode == 0, res.stderr
+        assert "\r" not in res.stderr and "memsleuth: sampling" not in res.stderr, (args, res.stderr)

@@ -181,6 +181,35 @@ class Progress:
         self.stream.flush()
         self._width = 0
 
+    @contextlib.contextmanager
+    def countdown(self, what: str, seconds: float, *, every: float = 0.5,
+                  clock: Callable[[], float] = time.monotonic) -> Iterator[None]:
+        """While the body runs (a call that blocks for ``seconds``), redraw
+        ``"WHAT: 4s of 10s, 6s left"`` every ``every`` seconds from a thread; cleared after."""
+        if not self.enabled:
+            yield
+            return
+        import threading
+
+        done = threading.Event()
+        start = clock()
+
+        def tick() -> None:
+            while not done.is_set():
+                spent = clock() - start
+                self.update(f"{what}: {seconds_left(spent)} of {seconds_left(seconds)}, "
+                            f"{seconds_left(seconds - spent)} left")
+                done.wait(every)
+
+        t = threading.Thread(target=tick, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            done.set()
+            t.join(timeout=2.0)
+            self.done()
+
     def __enter__(self) -> Progress:
         return self
 

@@ -68,17 +68,24 @@ def run(args: argparse.Namespace, env: Env) -> int:
     the_plan = plan(snap, args.mode)
     result = None
     if args.yes:
+        from memsleuth.views.live import Progress
+
+        progress = Progress(env.stderr, enabled=env.stderr.isatty() and not env.json)
         value = the_plan.drop_caches_value
         sync_seconds = None
         if value & 1:
+            progress.update("sync: writing dirty pages back before dropping the page cache")
             t0 = time.monotonic()
             os.sync()
             sync_seconds = time.monotonic() - t0
+        progress.update(f"writing {value} to /proc/sys/vm/drop_caches")
         t0 = time.monotonic()
         host.write("proc/sys/vm/drop_caches", f"{value}\n")
         write_seconds = time.monotonic() - t0
         after = buckets(take())
-        time.sleep(args.settle)
+        with progress.countdown("letting MemFree settle before the second reading", args.settle):
+            time.sleep(args.settle)
+        progress.done()
         settled = buckets(take())
         result = result_json(changes(the_plan.buckets, after), sync_seconds=sync_seconds,
                              write_seconds=write_seconds, settle_seconds=args.settle,

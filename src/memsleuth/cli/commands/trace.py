@@ -57,14 +57,20 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError("trace slab needs a cache name, e.g. 'memsleuth trace slab dentry'")
     if args.what == "lookups" and args.cache:
         raise UsageError("trace lookups takes no cache name")
+    from memsleuth.views.live import Progress
+
     host = env.host()
+    what = f"tracing allocations of slab cache {args.cache}" if args.what == "slab" else \
+        "tracing failed path lookups"
+    progress = Progress(env.stderr, enabled=env.stderr.isatty() and not env.json)
     try:
-        if args.what == "slab":
-            result = trace_slab(host, args.cache, args.seconds, max_events=args.max_events,
-                                buffer_kb=args.buffer_kb)
-        else:
-            result = trace_lookups(host, args.seconds, max_events=args.max_events,
-                                   buffer_kb=args.buffer_kb)
+        with progress.countdown(f"{what} (Ctrl-C ends it early)", args.seconds):
+            if args.what == "slab":
+                result = trace_slab(host, args.cache, args.seconds, max_events=args.max_events,
+                                    buffer_kb=args.buffer_kb)
+            else:
+                result = trace_lookups(host, args.seconds, max_events=args.max_events,
+                                       buffer_kb=args.buffer_kb)
     except TraceStopped as stop:
         env.error(f"stopped by {stop}; tracing state restored")
         return 128 + stop.signum

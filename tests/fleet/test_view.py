@@ -102,7 +102,7 @@ def test_render_piped_and_on_a_terminal() -> None:
     piped = render(False)
     assert "lb002.lb-bj.example.com:9100" in piped  # never cut when piped
     assert "60.0Mi/h" in piped and "now" in piped and "reclaimable" in piped
-    assert "drain first" in piped and "old:9100: 60% of the range, left" in piped
+    assert "drain first" in piped and "old:9100: 59.5% of the range, left" in piped
     assert "1 host of lb: Negative dentries (slab cache dentry) growing 60.0Mi/h" in piped
     assert "HOST" in render(True)
     assert [fmt_hours(h) for h in (None, 0, 5.2, 50)] == ["-", "now", "5h", "2.1d"]

@@ -161,7 +161,7 @@ def screen(client: PromClient, batches: Sequence[Batch], hosts: Mapping[str, Map
                 inst = r.get("metric", {}).get(INSTANCE)
                 if inst is not None:
                     values[(inst, q.name, q.kind)] = float(r["value"][1])
-    expected = int(req.range_s / interval) + 1
+    expected = max(1, round(req.range_s / interval))
     out = []
     for inst, labels in sorted(hosts.items()):
         total = values.get((inst, "mem_total", "mem_total"))

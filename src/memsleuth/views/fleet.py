@@ -35,6 +35,11 @@ def fmt_conf(v: float | None) -> str:
     return MISSING if v is None else f"{v:.2f}"
 
 
+def pct(fraction: float) -> str:
+    """``1.0`` -> ``100%``; anything less keeps a decimal (a 30-minute gap in 7 days is 99.7%)."""
+    return "100%" if fraction >= 0.9995 else f"{min(99.9, 100 * fraction):.1f}%"
+
+
 def fmt_time(t: float | None) -> str:
     if t is None:
         return MISSING
@@ -42,21 +47,26 @@ def fmt_time(t: float | None) -> str:
 
 
 HOST_COLUMNS: tuple[Column, ...] = (
-    Column("rank", "#", str, meaning="most urgent first: soonest 90%, then fastest relative growth"),
-    Column("instance", "HOST", str, justify="left", no_wrap=True, max_width=28, meaning="the instance label"),
+    Column("rank", "#", str, min_width=2,
+           meaning="most urgent first: soonest 90%, then fastest relative growth"),
+    Column("instance", "HOST", str, justify="left", no_wrap=True, max_width=26, meaning="the instance label"),
     Column("group", "GROUP", str, justify="left", no_wrap=True, max_width=12, meaning="the --group-by value"),
-    Column("bucket", "BUCKET", str, justify="left", no_wrap=True, max_width=20,
+    Column("bucket", "BUCKET", str, justify="left", no_wrap=True, max_width=18,
            meaning="the top finding's subject (a slab cache where the memsleuth exporter names it)"),
-    Column("rate_bytes_per_hour", "RATE", fmt_rate, meaning="the finding's growth, bytes per hour"),
+    Column("rate_bytes_per_hour", "RATE", fmt_rate, no_wrap=True, min_width=9,
+           meaning="the finding's growth, bytes per hour"),
     Column("class", "CLASS", lambda c: str(c).replace("unbounded_cache", "reclaimable"), justify="left",
-           meaning="leak, or unbounded_cache (reclaimable: legacy used grows)"),
-    Column("hours_to_80", "80%", fmt_hours, meaning="time to 80% (legacy used for reclaimable, used else)"),
-    Column("hours_to_90", "90%", fmt_hours, meaning="time to 90%"),
-    Column("confidence", "CONF", fmt_conf, meaning="the finding's confidence (0..1)"),
+           no_wrap=True, min_width=11, meaning="leak, or unbounded_cache (reclaimable: legacy used grows)"),
+    Column("hours_to_80", "80%", fmt_hours, no_wrap=True, min_width=5,
+           meaning="time to 80% (legacy used for reclaimable, used else)"),
+    Column("hours_to_90", "90%", fmt_hours, no_wrap=True, min_width=5, meaning="time to 90%"),
+    Column("confidence", "CONF", fmt_conf, no_wrap=True, min_width=4,
+           meaning="the finding's confidence (0..1)"),
     Column("rule", "SIGNATURE", str, justify="left", no_wrap=True, max_width=26,
            meaning="the top matched signature rule"),
-    Column("coverage_note", "COVERAGE", str, justify="left", no_wrap=True, max_width=30,
-           meaning="samples held over the range; joined, left, scrape gaps, rebooted"),
+    Column("coverage_note", "COVERAGE", str, justify="left", no_wrap=True, max_width=24,
+           meaning="samples held over the range; joined, left, gaps, rebooted (when: in the partial "
+                   "coverage list)"),
 )
 
 DRAIN_COLUMNS: tuple[Column, ...] = (
@@ -70,13 +80,13 @@ DRAIN_COLUMNS: tuple[Column, ...] = (
 
 
 def _coverage(h: Mapping[str, Any]) -> str:
+    """``100%``, ``96.4% gaps``, ``60.0% joined``, ``100% rebooted 12-30`` (a table cell)."""
     cov = h["coverage"]
-    parts = [f"{100 * cov['fraction']:.0f}%"]
-    if cov["note"]:
-        parts.append(cov["note"])
+    tags = [t for t in ("joined", "left", "gaps") if cov[t]]
     if h.get("rebooted_at"):
-        parts.append(f"rebooted {fmt_time(h['rebooted_at'])}, judged since")
-    return ", ".join(parts)
+        when = datetime.fromtimestamp(h["rebooted_at"], tz=timezone.utc)
+        tags.append("rebooted " + when.strftime("%m-%d"))
+    return " ".join([pct(cov["fraction"]), *tags])
 
 
 def host_rows(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -136,7 +146,7 @@ def _partial(partial: Sequence[Mapping[str, Any]]) -> list[RenderableType]:
     out: list[RenderableType] = [Text(""), Text(f"partial coverage ({len(partial)} hosts, judged on what "
                                                 f"exists)", style="bold")]
     for p in partial:
-        out.append(Text(f"  {p['instance']}: {100 * p['fraction']:.0f}% of the range"
+        out.append(Text(f"  {p['instance']}: {pct(p['fraction'])} of the range"
                         + (f", {p['note']}" if p["note"] else "")))
     return out
 

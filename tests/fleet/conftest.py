@@ -100,6 +100,9 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
                 tmp.rename(cache)  # atomic: a concurrent session sees all of it or none
             except OSError:
                 shutil.rmtree(tmp, ignore_errors=True)
+            for old in cache.parent.iterdir():  # fleets of an older generator or promtool
+                if old.name != cache.name and ".tmp" not in old.name:
+                    shutil.rmtree(old, ignore_errors=True)
     blocks = cache / "data" if cache is not None and (cache / "data").is_dir() else root / "blocks"
     if blocks == root / "blocks":
         shutil.copytree(root / "data", blocks)

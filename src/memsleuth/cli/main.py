@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "vmstat": ("memsleuth.cli.commands.vmstat", "vmstat(8) columns; --mem adds slab/dentry/fault rates"),
     "slab": ("memsleuth.cli.commands.slab", "slabtop: caches by size, aliases, waste, growth"),
     "top": ("memsleuth.cli.commands.top", "per process VIRT RES SHR PSS USS SWAP; group like smem"),
-    "ps": ("memsleuth.cli.commands.top", "alias of top"),
+    "ps": ("memsleuth.cli.commands.ps", "procps ps -o/--sort/-C/-p with rss, pss, uss (KiB, as ps)"),
     "smaps": ("memsleuth.cli.commands.smaps", "per-mapping memory of one process (pmap -X style)"),
     "maps": ("memsleuth.cli.commands.maps", "process layout: text, data, bss, heap, stack, libs"),
     "translate": ("memsleuth.cli.commands.translate", "virtual address -> page tables -> PFN, flags, node"),

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +48,19 @@ def test_kernel_thread_has_no_smaps(run_cli: Callable[..., CliResult]) -> None:
     res = run_cli("smaps", "2")  # kthreadd
     assert res.code == 2
     assert "kernel thread" in res.err
+
+
+def test_address_selects_the_mapping_that_holds_it(run_cli: Callable[..., CliResult]) -> None:
+    maps = Path(f"/proc/{os.getpid()}/maps").read_text().splitlines()
+    heap = next(line for line in maps if "[heap]" in line)
+    start, end = (int(x, 16) for x in heap.split()[0].split("-"))
+    doc = run_cli("smaps", str(os.getpid()), f"{start + (end - start) // 2:x}", "--json").json()
+    assert [m["pathname"] for m in doc["mappings"]] == ["[heap]"]
+    res = run_cli("smaps", str(os.getpid()), "0x10")
+    assert res.code == 2 and "no mapping" in res.err
+    assert run_cli("smaps", str(os.getpid()), "zz").code == 2
+
+
+def test_explain_says_what_each_column_means(run_cli: Callable[..., CliResult]) -> None:
+    out = run_cli("smaps", str(os.getpid()), "--explain").out
+    assert "What the columns mean:" in out and "pss: " in out and "PRIV_D" in out

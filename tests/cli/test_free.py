@@ -89,12 +89,14 @@ def _bytes_and_step(token: str, fixed: int) -> tuple[float, float]:
 #: (flags, bytes per printed unit when not human); each is run by memsleuth and by procps
 FLAG_SETS: tuple[tuple[tuple[str, ...], int], ...] = (
     (("-h",), 0), (("-h", "-w", "-t"), 0), (("-h", "--si"), 0), (("-h", "--si", "-w", "-v"), 0),
+    (("-h", "-l", "-t"), 0), (("-b", "-l"), 1),
     (("-b", "-v"), 1), (("-k",), 1024), (("-m", "-t"), 1024**2), (("-g",), 1024**3),
     (("--si",), 1000), (("-k", "--si"), 1000), (("--kilo",), 1000), (("--mega", "-w"), 1000**2),
     (("--giga",), 1000**3), (("--tebi",), 1024**4), (("--tera",), 1000**4), (("-w",), 1024),
 )
 #: values that do not move between the two reads: they must be equal, digit for digit
-STABLE = {("Mem:", 0), ("Swap:", 0), ("Total:", 0), ("Comm:", 0)}
+STABLE = {("Mem:", 0), ("Swap:", 0), ("Total:", 0), ("Comm:", 0), ("Low:", 0), ("High:", 0),
+          ("High:", 1), ("High:", 2)}
 
 
 def _compare(ours: dict[str, list[str]], theirs: dict[str, list[str]],
@@ -146,9 +148,12 @@ TEMPLATE = text_fixture("linux-6.18", "proc_meminfo")
 def _meminfo(values: dict[str, int]) -> str:
     """The 6.18 meminfo with some values (kB) replaced."""
     out = []
+    seen = set()
     for line in TEMPLATE.splitlines():
         key = line.split(":")[0]
+        seen.add(key)
         out.append(f"{key + ':':<16}{values[key]:>8} kB" if key in values else line)
+    out += [f"{key + ':':<16}{v:>8} kB" for key, v in values.items() if key not in seen]
     return "\n".join(out) + "\n"
 
 
@@ -164,6 +169,9 @@ def _edge_cases() -> list[dict[str, int]]:
                       "SReclaimable": kib_edges[(i + 3) % len(kib_edges)],
                       "SwapTotal": edge * 3, "SwapFree": edge, "CommitLimit": edge * 4,
                       "Committed_AS": edge})
+    # a 32-bit HIGHMEM kernel: low and high memory apart (free -l)
+    cases.append({"MemTotal": 3106500, "MemFree": 1203300, "MemAvailable": 2200100,
+                  "HighTotal": 2252800, "HighFree": 999999, "LowTotal": 853700, "LowFree": 203301})
     rng = random.Random(11)
     for _ in range(8):
         total = rng.randrange(1 << 20, 1 << 34)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +108,30 @@ class Commit:
         return self.limit_bytes - self.committed_as_bytes
 
 
-def render_free(n: FreeNumbers, opts: FreeOptions, commit: Commit | None = None) -> RenderableType:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LowHigh:
+    """``free -l``: low and high memory (32-bit HIGHMEM kernels; elsewhere all memory is low)."""
+
+    low_total_bytes: int
+    low_free_bytes: int
+    high_total_bytes: int
+    high_free_bytes: int
+
+    @classmethod
+    def from_meminfo(cls, raw: Mapping[str, int], total: int, free: int) -> LowHigh:
+        """As procps's meminfo.c: no LowTotal (64-bit kernels) means low is all of MemTotal."""
+        low_total = raw.get("LowTotal", 0)
+        return cls(low_total_bytes=low_total or total,
+                   low_free_bytes=raw.get("LowFree", 0) if low_total else free,
+                   high_total_bytes=raw.get("HighTotal", 0), high_free_bytes=raw.get("HighFree", 0))
+
+    @staticmethod
+    def used(total: int, free: int) -> int:
+        return total - free if free < total else 0
+
+
+def render_free(n: FreeNumbers, opts: FreeOptions, commit: Commit | None = None,
+                lohi: LowHigh | None = None) -> RenderableType:
     heads = ["total", "used", "free", "shared"]
     heads += ["buffers", "cache"] if opts.wide else ["buff/cache"]
     heads.append("available")
@@ -116,7 +139,13 @@ def render_free(n: FreeNumbers, opts: FreeOptions, commit: Commit | None = None)
     mem += [n.buffers_bytes, n.cache_bytes] if opts.wide else [n.buff_cache_bytes]
     mem.append(n.available_bytes)
     swap = [n.swap_total_bytes, n.swap_used_bytes, n.swap_free_bytes]
-    rows = [_row("Mem:", heads, mem), _row("Swap:", heads, swap)]
+    rows = [_row("Mem:", heads, mem)]
+    if lohi is not None:
+        lt, lf, ht, hf = (lohi.low_total_bytes, lohi.low_free_bytes, lohi.high_total_bytes,
+                          lohi.high_free_bytes)
+        rows += [_row("Low:", heads, [lt, LowHigh.used(lt, lf), lf]),
+                 _row("High:", heads, [ht, LowHigh.used(ht, hf), hf])]
+    rows.append(_row("Swap:", heads, swap))
     if opts.total:
         st = n.swap_total_bytes or 0
         su = n.swap_used_bytes or 0
@@ -244,6 +273,8 @@ FIELDS: tuple[Field, ...] = (
           "kernel may free (dentries, inodes). buff/cache is buffers + cache."),
     Field(name="available", text="MemAvailable: what a new program could get without swapping, "
           "the kernel's estimate."),
+    Field(name="Low:/High:", text="(-l) low and high memory: only 32-bit kernels split RAM "
+          "this way; elsewhere Low is all of it and High is 0. Used here is total - free."),
     Field(name="Total:", text="(-t) RAM and swap added: total, used and free of both."),
     Field(name="Comm:", text="(-v) CommitLimit, Committed_AS and the difference: memory "
           "promised against the limit enforced under vm.overcommit_memory=2."),

@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--si", action="store_true", help="use powers of 1000, not 1024")
     parser.add_argument("--help", action="help", help="show this help and exit")
     parser.add_argument("-w", "--wide", action="store_true", help="buffers and cache apart")
+    parser.add_argument("-l", "--lohi", action="store_true",
+                        help="add Low and High lines (low and high memory)")
     parser.add_argument("-t", "--total", action="store_true", help="add a Total line (RAM + swap)")
     parser.add_argument("-v", "--committed", action="store_true",
                         help="add a Comm line: CommitLimit, Committed_AS and what is left")
@@ -60,6 +62,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
         SCHEMA,
         Commit,
         FreeOptions,
+        LowHigh,
         explain_free,
         free_json,
         free_line,
@@ -92,7 +95,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
         else:
             if i:
                 env.console.print()
-            env.console.print(render_free(mem.free, opts, commit), crop=env.console.is_terminal)
+            lohi = (LowHigh.from_meminfo(mem.meminfo.raw, mem.free.total_bytes, mem.free.free_bytes)
+                    if args.lohi else None)
+            env.console.print(render_free(mem.free, opts, commit, lohi), crop=env.console.is_terminal)
         i += 1
     if args.explain and not env.json:
         env.console.print()

@@ -230,3 +230,12 @@ def test_a_finding_without_projections_still_has_its_chart() -> None:
     f = dataclasses.replace(report.findings[0], projections=())
     html = render_html(dataclasses.replace(report, findings=(f,)), HtmlOptions()).html
     assert "no projection" in html
+
+
+def test_a_healthy_host_says_so() -> None:
+    history = synthetic_history(days=3.0, interval=60.0)  # the leak starts on day 20
+    report = diagnosed(history)
+    assert report.healthy
+    html = render_html(report, HtmlOptions()).html
+    assert "No sustained growth found." in html and "What grows" not in html and "Root cause" not in html
+    assert "Where the memory is now" in html and "Processes: the 8 largest" in html

@@ -230,7 +230,8 @@ def print_report(res: dict[str, Any]) -> None:
       f"{s['samples'] / 1e6:.1f}M samples")
     p(f"generate {s['generate_s']:.1f} s ({s['text_gb']:.1f} GB of text), backfill {s['backfill_s']:.1f} s "
       f"(TSDB {s['tsdb_mib']:.0f} MiB), ready {s['ready_s']:.2f} s\n")
-    p(f"load average {s.get('load_before')} before the rounds, {s.get('load_after')} after\n")
+    p(f"code {s['code']}; load average {s.get('load_before')} before the rounds, {s.get('load_after')} "
+      "after\n")
     p("| method | queries | cold s | best s | median s | flagged | TP | FP | FN | bucket right | precision "
       "| recall |")
     p("|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -265,6 +266,17 @@ def print_report(res: dict[str, Any]) -> None:
             p(f"\n{name}: false flags ({len(sc['false'])}): {', '.join(sc['false'][:12])}"
               f"{' ...' if len(sc['false']) > 12 else ''}")
     p(f"\nPrometheus peak RSS {res['prometheus_peak_rss_mib']} MiB")
+
+
+def code_version() -> str:
+    """HEAD, and which fleet files the working tree changes (the fleet code is measured as it is)."""
+    def git(*args: str) -> str:
+        r = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
+        return r.stdout.strip()
+
+    dirty = git("status", "--porcelain", "--", "src/memsleuth/fleet", "src/memsleuth/cli/commands/fleet.py")
+    files = [line[3:] for line in dirty.splitlines()]
+    return git("rev-parse", "--short", "HEAD") + (f" + uncommitted {', '.join(files)}" if files else "")
 
 
 def _du(path: Path) -> int:
@@ -305,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(a.workdir)
     data, mfile = work / "data", work / "manifest.json"
     rng = f"{round(a.days * 24)}h"
-    setup: dict[str, Any] = {"hosts": a.hosts, "days": a.days, "step_s": a.step, "seed": a.seed}
+    setup: dict[str, Any] = {"hosts": a.hosts, "days": a.days, "step_s": a.step, "seed": a.seed,
+                             "code": code_version()}
     try:
         if a.reuse and data.is_dir() and mfile.is_file():
             manifest = json.loads(mfile.read_text())

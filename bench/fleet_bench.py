@@ -272,7 +272,7 @@ def code_version() -> str:
     """HEAD, and which fleet files the working tree changes (the fleet code is measured as it is)."""
     def git(*args: str) -> str:
         r = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False)
-        return r.stdout.strip()
+        return r.stdout.rstrip("\n")
 
     dirty = git("status", "--porcelain", "--", "src/memsleuth/fleet", "src/memsleuth/cli/commands/fleet.py")
     files = [line[3:] for line in dirty.splitlines()]

@@ -15,9 +15,10 @@ first load-balancer cluster also carry the memsleuth exporter's ``memsleuth_slab
 
 Ground truth (``manifest["leakers"]``): reclaimable slab (dentry) leakers in the first lb cluster
 at several rates, one starting mid-range, one rebooted mid-leak; unreclaimable slab leakers (db);
-anonymous-memory leakers (web).  Distractors (``manifest["distractors"]``): a daily anon sawtooth
-(batch and some web hosts), a daily updatedb-like SReclaimable bump on every host, page-cache fill
-and random drops, scrape gaps, one host that joins and one that leaves mid-range.
+anonymous-memory leakers (web), one of them fast and only 4 hours old.  Distractors
+(``manifest["distractors"]``): a daily anon sawtooth (batch and some web hosts), a daily
+updatedb-like SReclaimable bump on every host, page-cache fill and random drops, scrape gaps, one
+host that joins and one that leaves mid-range.
 
 Usage: ``python3 tests/fleet/gen_fleet.py OUT_DIR [--hosts 200] [--days 7] [--step 60]``.
 """
@@ -108,6 +109,9 @@ def _plan(hosts: list[Host], span: float, rng: np.random.Generator) -> None:
     web = by_role["web"]
     for h, rate in zip(web[2::9], (30, 50, 80), strict=False):
         h.leak = ("anon", rate * MIB, 0.0, None)
+    # a fast anon leak that began 4 hours before the end: the whole-range rates barely see it
+    fresh = next(h for h in web[7:] if h.leak is None)
+    fresh.leak = ("anon", 400 * MIB, span - 4 * HOUR, None)
     for h in by_role["batch"]:
         h.sawtooth = True
     for h in web[5::10]:

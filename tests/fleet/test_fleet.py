@@ -47,6 +47,9 @@ def test_every_leaker_is_found_and_nothing_else(fleet: Fleet, by_cluster: FleetR
     assert len(by_cluster.diagnosed) <= 20
     assert set(found) == set(truth), (f"missed {sorted(set(truth) - set(found))}, "
                                       f"false positives {sorted(set(found) - set(truth))}")
+    # the screen also fetched distractors (a sawtooth's upswing looks like a fresh leak for a few
+    # hours): the detector, not the screen, cleared them
+    assert by_cluster.cleared and not {c.instance for c in by_cluster.cleared} & set(truth)
     for inst, d in found.items():
         t = truth[inst]
         # the finding is about the leaking bucket (or the slab cache inside it) at the true rate
@@ -66,10 +69,14 @@ def test_the_rebooted_host_is_judged_since_its_boot(fleet: Fleet, by_cluster: Fl
     assert d.rate_bytes_per_hour == pytest.approx(t["rate_bytes_per_hour"], rel=0.15)
 
 
-def test_the_mid_range_onset_is_roughly_right(fleet: Fleet, by_cluster: FleetReport) -> None:
-    (t,) = [x for x in fleet.manifest["leakers"] if x["onset"]]
-    (d,) = [d for d in by_cluster.diagnosed if d.instance == t["instance"]]
-    assert d.onset is not None and abs(d.onset - t["onset"]) < 6 * 3600
+def test_onsets_are_roughly_right(fleet: Fleet, by_cluster: FleetReport) -> None:
+    # a leak from day 2 of 7 (to 6 hours), and one that began 4 hours before the end (to 1 hour)
+    late = [x for x in fleet.manifest["leakers"] if x["onset"]]
+    assert len(late) == 2
+    for t in late:
+        (d,) = [d for d in by_cluster.diagnosed if d.instance == t["instance"]]
+        fresh = fleet.end - t["onset"] < 86400
+        assert d.onset is not None and abs(d.onset - t["onset"]) < (3600 if fresh else 6 * 3600)
 
 
 def test_joined_left_and_gappy_hosts_have_partial_coverage(fleet: Fleet, by_cluster: FleetReport) -> None:

@@ -70,15 +70,21 @@ class Screen:
     #: the fastest bucket and its rate as a multiple of the growth judgement's effect-size floor
     top_bucket: str | None
     score: float
+    #: bucket -> bytes per hour over the last hours (plan.recent_seconds), and the fastest as a
+    #: multiple of the detector's fast-path rate
+    recent_rates: Mapping[str, float] = field(default_factory=dict)
+    recent_score: float = 0.0
 
     @property
     def flagged(self) -> bool:
-        return self.score >= 1.0
+        return self.score >= 1.0 or self.recent_score >= 1.0
 
     def to_json(self) -> dict[str, Any]:
         return {"instance": self.instance, "group": self.group, "mem_total_bytes": self.mem_total_bytes,
                 "top_bucket": self.top_bucket, "score": round(self.score, 3), "flagged": self.flagged,
                 "rates_bytes_per_hour": {k: round(v, 1) for k, v in self.rates.items()},
+                "recent_score": round(self.recent_score, 3),
+                "recent_rates_bytes_per_hour": {k: round(v, 1) for k, v in self.recent_rates.items()},
                 "coverage": self.coverage.to_json()}
 
 

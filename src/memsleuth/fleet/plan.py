@@ -9,7 +9,11 @@ Ranking reads each bucket with two whole-range instant queries per batch of host
   between the two days: the mean of the last day against the first, which cancels a daily cycle
   (a batch sawtooth, an updatedb walk), where ``deriv`` over the range depends on where in its
   cycle the range ends;
-* ``deriv(M[range])`` for hosts that lack a first or a last day (joined or left mid-range).
+* ``deriv(M[range])`` for hosts that lack a first or a last day (joined or left mid-range);
+* ``deriv(M[6h])``: a leak that began hours ago, which the whole-range rates barely see yet.  A
+  daily cycle's upswing is as steep, so this one flags a host only at the detector's fast-path
+  rate (:data:`memsleuth.analysis.growth.FAST_RATE_FACTOR` times the floor), and such hosts are
+  fetched after every host the whole-range rates flag.
 
 A query over one metric loads hosts x (range / scrape interval) samples; batches keep that under
 the sample budget (half of ``--query.max-samples`` by default).  That is an upper bound: Prometheus
@@ -114,7 +118,7 @@ class RankQuery:
 
     name: str
     metric: str
-    #: "daydiff", "deriv", "mem_total", "chunk"
+    #: "daydiff", "deriv", "recent", "mem_total", "chunk"
     kind: str
     index: int = 0
     chunks: int = 1
@@ -128,6 +132,8 @@ class RankQuery:
                     f" / {hours:g}")
         if self.kind == "deriv":
             return f"deriv({s}[{r}]) * 3600"
+        if self.kind == "recent":
+            return f"deriv({s}[{duration(recent_seconds(range_s))}]) * 3600"
         if self.kind == "mem_total":
             return f"max_over_time({s}[{r}])"
         if self.kind == "chunk":
@@ -149,7 +155,14 @@ def rank_queries(range_s: float) -> tuple[RankQuery, ...]:
         out.append(RankQuery(m, m, "deriv"))
         if range_s >= 2 * DAY:
             out.append(RankQuery(m, m, "daydiff"))
+        out.append(RankQuery(m, m, "recent"))
     return tuple(out)
+
+
+def recent_seconds(range_s: float) -> float:
+    """The trailing stretch whose slope catches a leak that began hours ago (the whole-range rates
+    barely move yet): 6 h, or a quarter of a shorter range."""
+    return min(6 * HOUR, range_s / 4)
 
 
 def coverage_chunks(range_s: float) -> int:
@@ -224,5 +237,5 @@ def sample_estimate(hosts: int, range_s: float, interval_s: float) -> int:
 __all__ = ["BOOT_TIME", "BUDGET_FRACTION", "DEFAULT_MAX_SAMPLES", "FETCH_MEMSLEUTH", "FETCH_NODE_FIELDS",
            "INSTANCE", "MEMTOTAL", "MIN_STEP_S", "RANK_METRICS", "Batch", "RankQuery", "check_label",
            "choose_step", "coverage_chunks", "duration", "fetch_selector", "fetch_selectors",
-           "hosts_per_batch", "join", "match_inner", "plan_batches", "quote", "rank_queries", "regex_escape",
-           "sample_estimate", "selector"]
+           "hosts_per_batch", "join", "match_inner", "plan_batches", "quote", "rank_queries",
+           "recent_seconds", "regex_escape", "sample_estimate", "selector"]

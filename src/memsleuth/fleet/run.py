@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from memsleuth.analysis.growth import REL_RATE_FLOOR_PER_HOUR
+from memsleuth.analysis.growth import FAST_RATE_FACTOR, REL_RATE_FLOOR_PER_HOUR
 from memsleuth.analysis.series import History, Series, trim
 from memsleuth.errors import FleetError, PrometheusTooManySamples
 from memsleuth.fleet.client import PromClient
@@ -87,7 +87,9 @@ def run_fleet(client: PromClient, req: FleetRequest, rules: RuleSet, *,
     t1 = time.monotonic()
     screened = screen(client, batches, hosts, req, interval, tell)
     timings["screen"] = time.monotonic() - t1
-    flagged = sorted((s for s in screened if s.flagged), key=lambda s: -s.score)
+    # the whole-range rates first; hosts flagged by the last hours' slope alone after them
+    flagged = sorted((s for s in screened if s.flagged),
+                     key=lambda s: (0, -s.score) if s.score >= 1 else (1, -s.recent_score))
     chosen = flagged[:req.top]
     by_name = {s.instance: s for s in screened}
     unknown = [h for h in req.hosts if h not in by_name]
@@ -108,8 +110,12 @@ def run_fleet(client: PromClient, req: FleetRequest, rules: RuleSet, *,
     cleared = tuple(d for d in done if not d.findings)
     timings["total"] = time.monotonic() - t0
     notes = []
-    if len(flagged) > req.top:
-        notes.append(f"{len(flagged) - req.top} more flagged hosts were not fetched (--top {req.top})")
+    rest = flagged[req.top:]
+    if rest:
+        recent_only = sum(1 for s in rest if s.score < 1)
+        why = (f", {recent_only} of them only by the last hours' slope (often a daily cycle's upswing)"
+               if recent_only else "")
+        notes.append(f"{len(rest)} more flagged hosts were not fetched (--top {req.top}){why}")
     return FleetReport(
         prometheus=client.shown, match=req.match, range_s=req.range_s, start=start, end=req.end,
         group_by=req.group_by, top=req.top, interval_s=interval, step_s=step, max_samples=req.max_samples,
@@ -168,19 +174,26 @@ def screen(client: PromClient, batches: Sequence[Batch], hosts: Mapping[str, Map
         counts = [int(values.get((inst, q.name, "chunk"), 0)) for q in queries if q.kind == "chunk"]
         cov = coverage(counts, expected, start=req.end - req.range_s, end=req.end, interval=interval)
         rates: dict[str, float] = {}
+        recent: dict[str, float] = {}
         for q in queries:
-            if q.kind not in ("daydiff", "deriv"):
+            if q.kind not in ("daydiff", "deriv", "recent"):
                 continue
             bucket = (node_series_key(q.metric) or q.metric).removeprefix("meminfo.")
-            if q.kind == "daydiff" and (inst, q.name, "daydiff") in values:
+            if q.kind == "recent":
+                if (inst, q.name, "recent") in values:
+                    recent[bucket] = values[(inst, q.name, "recent")]
+            elif q.kind == "daydiff" and (inst, q.name, "daydiff") in values:
                 rates[bucket] = values[(inst, q.name, "daydiff")]
             elif bucket not in rates and (inst, q.name, "deriv") in values:
                 rates[bucket] = values[(inst, q.name, "deriv")]
         floor = REL_RATE_FLOOR_PER_HOUR * total if total else None
         top = max(rates, key=lambda k: rates[k]) if rates else None
         score = rates[top] / floor if top is not None and floor else 0.0
+        fresh = max(recent, key=lambda k: recent[k]) if recent else None
+        recent_score = recent[fresh] / (FAST_RATE_FACTOR * floor) if fresh is not None and floor else 0.0
         out.append(Screen(instance=inst, group=labels.get(req.group_by, "") if req.group_by else "",
-                          mem_total_bytes=total, coverage=cov, rates=rates, top_bucket=top, score=score))
+                          mem_total_bytes=total, coverage=cov, rates=rates, top_bucket=top, score=score,
+                          recent_rates=recent, recent_score=recent_score))
     return out
 
 

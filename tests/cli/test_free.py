@@ -294,3 +294,32 @@ def test_free_rejects_a_zero_count(run_cli: Callable[..., CliResult]) -> None:
     res = run_cli("free", "-c", "0")
     assert res.code == 2
     assert "--count" in res.err
+
+
+# -- goldens of the procps flags (rewritten by --update-golden, like test_golden_views) ----------
+
+GOLDEN_CASES = {
+    "free-committed": ("-h", "-w", "-t", "-v", "-l"),
+    "free-si": ("--si", "-h", "-v"),
+    "free-mega": ("--mega", "-t"),
+    "free-line": ("-L", "-h"),
+    "free-explain": ("-h", "--explain"),
+}
+
+
+@pytest.mark.parametrize("name", list(GOLDEN_CASES))
+def test_golden(name: str, tmp_path: Path, run_cli: Callable[..., CliResult],
+                monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    from tests.cli.test_golden_views import ANSI, _check, _linux618
+
+    root = tmp_path / "linux-6.18"
+    _linux618(root)
+    monkeypatch.setenv("COLUMNS", "80")
+    for tty in (False, True):
+        if tty:
+            monkeypatch.setenv("TTY_COMPATIBLE", "1")
+        else:
+            monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+        res = run_cli("--root", str(root), "free", *GOLDEN_CASES[name])
+        assert res.code == 0, res.err
+        _check(request, f"{name}{'.tty' if tty else ''}.txt", ANSI.sub("", res.out))

@@ -227,3 +227,29 @@ def test_wide_active_header_agrees_with_procps(run_cli: Callable[..., CliResult]
     theirs = subprocess.run(["vmstat", "-w", "-a", "-t"], capture_output=True, text=True,
                             check=True).stdout.splitlines()
     assert ours[:2] == theirs[:2]
+
+
+# -- goldens of the procps modes (rewritten by --update-golden, like test_golden_views) ----------
+
+GOLDEN_CASES = {
+    "vmstat-stats": ("-s",),
+    "vmstat-stats-mib": ("-s", "-S", "M"),
+    "vmstat-slabs": ("-m",),
+    "vmstat-wide-active": ("-w", "-a"),
+    "vmstat-explain": ("-a", "--mem", "--explain"),
+}
+
+
+@pytest.mark.parametrize("name", list(GOLDEN_CASES))
+def test_golden(name: str, root618: Path, run_cli: Callable[..., CliResult],
+                monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    from tests.cli.test_golden_views import _check
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    res = run_cli("--root", str(root618), "vmstat", *GOLDEN_CASES[name])
+    assert res.code == 0, res.err
+    _check(request, f"{name}.txt", res.out)
+    if name in ("vmstat-stats", "vmstat-slabs"):
+        doc = run_cli("--root", str(root618), "vmstat", *GOLDEN_CASES[name], "--json")
+        _check(request, f"{name}.json", doc.out.replace(str(root618), "linux-6.18"))

@@ -323,3 +323,16 @@ def test_golden(name: str, tmp_path: Path, run_cli: Callable[..., CliResult],
         res = run_cli("--root", str(root), "free", *GOLDEN_CASES[name])
         assert res.code == 0, res.err
         _check(request, f"{name}{'.tty' if tty else ''}.txt", ANSI.sub("", res.out))
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not HAS_FREE, reason="procps free not installed")
+def test_repeats_are_laid_out_like_procps(run_cli: Callable[..., CliResult]) -> None:
+    """-c 3 -s 0.1: three tables with one blank line between them, none after the last."""
+    args = ("-h", "-c", "3", "-s", "0.1")
+    ours = run_cli("free", *args).out.splitlines()
+    theirs = subprocess.run(["free", *args], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [bool(ln.strip()) for ln in ours] == [bool(ln.strip()) for ln in theirs]
+    assert [ln.split()[0] for ln in ours if ln.strip()] == [ln.split()[0] for ln in theirs if ln.strip()]
+    line = run_cli("free", "-L", "-c", "2", "-s", "0.1").out.splitlines()
+    assert len(line) == 2 and all(ln.startswith("SwapUse") for ln in line)

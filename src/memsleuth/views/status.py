@@ -67,7 +67,9 @@ def render_bar(total: int, groups: dict[str, int], width: int = BAR_WIDTH) -> Te
 
 
 def render_status(hostname: str | None, u: UsageViews, acct: Accounting,
-                  more: StatusMore | None = None) -> RenderableType:
+                  more: StatusMore | None = None, *, compact: bool = False) -> RenderableType:
+    """The screen; ``compact`` (a screen refreshing in place, which must fit the terminal) leaves
+    out the explanation and the full accounting tree (the bar and its legend stay)."""
     head = Text(f"{hostname or 'host'}: {human_bytes(u.total_bytes)} RAM", style="bold")
     label = "MemAvailable" + ("*" if u.available_estimated else "")
     views = table(VIEW_COLUMNS, [
@@ -92,9 +94,12 @@ def render_status(hostname: str | None, u: UsageViews, acct: Accounting,
               legend]
     if top:
         parts.append(Text(f"largest: {top}"))
-    parts += [Text(""), Text("why the views differ: ", style="bold") + Text(u.explanation())]
+    if not compact:
+        parts += [Text(""), Text("why the views differ: ", style="bold") + Text(u.explanation())]
     if more is not None:
-        parts += [Text(""), render_accounting(acct), *_render_more(more)]
+        if not compact:
+            parts += [Text(""), render_accounting(acct)]
+        parts += _render_more(more)
     return Group(*parts)
 
 

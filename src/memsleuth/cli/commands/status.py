@@ -103,10 +103,10 @@ def run(args: argparse.Namespace, env: Env) -> int:
                         accounting=accounting_json(mem.accounting), missing=missing_json(snap.missing),
                         **more_json(more))
 
-    def frame() -> RenderableType:
+    def frame(compact: bool = False) -> RenderableType:
         snap, more = take()
         mem = system_memory(snap)
-        return render_status(snap.meta.hostname, usage_views(mem), mem.accounting, more)
+        return render_status(snap.meta.hostname, usage_views(mem), mem.accounting, more, compact=compact)
 
     if args.interval is not None and host.live:
         from memsleuth.views.live import run_live, ticks
@@ -115,7 +115,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
             for _ in ticks(args.interval, args.count):
                 env.emit_json_line(doc(*take()))
             return 0
-        run_live(frame, console=env.console, interval=args.interval, count=args.count)
+        compact = env.console.is_terminal  # refreshing in place: what fits a screen
+        run_live(lambda: frame(compact), console=env.console, interval=args.interval, count=args.count)
         return 0
     if env.json:
         env.emit_json(doc(*take()))
@@ -127,21 +128,28 @@ def run(args: argparse.Namespace, env: Env) -> int:
 def read_store(db: str | None, last: float | None, limit: int, *, given: bool) -> StoreSummary:
     """The store's growers and the detector's findings; what is wrong with it when it cannot be
     read (never fatal: status is the screen to look at first)."""
+    from memsleuth.views.status import RuleMatch, StoreSummary
+
+    if db is None:
+        return StoreSummary(path=None, state="not read",
+                            message="store: not read for a bundle or root (give --db PATH)")
+    try:
+        os.stat(db)
+    except FileNotFoundError:
+        message = (f"no store at {db}" if given else
+                   f"no store: start 'memsleuth record' (it writes {db})")
+        return StoreSummary(path=db, state="missing", message=message, last_seconds=last)
+    except OSError as exc:
+        return StoreSummary(path=db, state="error", last_seconds=last,
+                            message=f"store: cannot read {db}: {exc.strerror or exc} (run as root)")
+    # the detector (numpy) is loaded only when there is a store to judge
     from memsleuth.analysis.glance import top_growers
     from memsleuth.analysis.series import sample_count
     from memsleuth.collect.history import history_from_store
     from memsleuth.collect.rules import load_rules
     from memsleuth.errors import MemsleuthError
     from memsleuth.knowledge.report import DiagnosisOptions, DiagnosisSource, run_diagnosis
-    from memsleuth.views.status import RuleMatch, StoreSummary
 
-    if db is None:
-        return StoreSummary(path=None, state="not read",
-                            message="store: not read for a bundle or root (give --db PATH)")
-    if not os.path.exists(db):
-        message = (f"no store at {db}" if given else
-                   f"no store: start 'memsleuth record' (it writes {db})")
-        return StoreSummary(path=db, state="missing", message=message, last_seconds=last)
     now = time.time()
     try:
         history = history_from_store(db, start=now - last if last is not None else None)

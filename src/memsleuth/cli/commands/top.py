@@ -25,7 +25,7 @@ As top(1): -d SECONDS refreshes in place on a terminal (q or Ctrl-C quits;
 M sorts by memory, N by PID, < and > move the sort column), -n N stops after
 N iterations, -b prints each iteration as plain text (batch mode), -o FIELD
 sorts by top's field name (%MEM, RES, VIRT, SHR, SWAP, PID, nTH, nMin, nMaj;
-a leading - sorts smallest first) and -p 1,2 lists PIDs.  Piped, each
+-o=-RES sorts smallest first) and -p 1,2 lists PIDs.  Piped, each
 iteration is printed in full; with --json, one JSON document per line."""
 
 EXAMPLES = """\
@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="column to sort by, largest first (default: pss)")
     parser.add_argument("-o", "--sort-field", type=sort_field, metavar="FIELD",
                         help="sort by top's field name: %%MEM, RES, VIRT, SHR, SWAP, PID, nTH, nMin, "
-                        "nMaj (or a --sort key); -FIELD sorts smallest first")
+                        "nMaj (or a --sort key); -o=-RES sorts smallest first")
     parser.add_argument("--limit", type=int, default=None,
                         help="rows to show (default 25; refreshing on a terminal: what fits)")
     parser.add_argument("-d", "--delay", type=positive_seconds, metavar="SECONDS",

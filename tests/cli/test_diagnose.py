@@ -454,34 +454,58 @@ def test_watch_progress_on_a_terminal_stderr(tmp_path: Path) -> None:
     assert b"left (Ctrl-C: diagnose what was taken)" in err
 
 
+@pytest.fixture(scope="module")
+def two_minute_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[int, str, str]]:
+    """The three runs that need the detector's two minutes, started together (one wait, not three):
+    the no-store answer as text and as JSON, and a 10-minute watch stopped by Ctrl-C at 128 s."""
+    import threading
+
+    base = tmp_path_factory.mktemp("two-minute-runs")
+    procs = {
+        "text": _no_store_diagnose(base / "text", "--interval", "15"),
+        "json": _no_store_diagnose(base / "json", "--interval", "15", "--json"),
+        "ctrl_c": _no_store_diagnose(base / "ctrl_c", "--watch", "10m", "--interval", "5", "--json"),
+    }
+    timer = threading.Timer(128.0, procs["ctrl_c"].send_signal, args=(signal.SIGINT,))
+    timer.start()
+    out: dict[str, tuple[int, str, str]] = {}
+    try:
+        for name, p in procs.items():
+            stdout, stderr = p.communicate(timeout=300)
+            out[name] = (p.returncode, stdout, stderr)
+    finally:
+        timer.cancel()
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return out
+
+
 @pytest.mark.live
-def test_no_store_diagnose_prints_now_then_the_two_minute_trend(tmp_path: Path) -> None:
+def test_no_store_diagnose_prints_now_then_the_two_minute_trend(
+        two_minute_runs: dict[str, tuple[int, str, str]]) -> None:
     """The whole no-store answer (2 minutes): both parts, labelled, and a meaningful exit status."""
-    p = _no_store_diagnose(tmp_path, "--interval", "15")
-    out, err = p.communicate(timeout=240)
-    assert p.returncode in (0, 1), err
+    code, out, err = two_minute_runs["text"]
+    assert code in (0, 1), err
     assert out.index("now (one snapshot)") < out.index("trend (2 min watch)")
     assert "Traceback" not in err
 
 
 @pytest.mark.live
-def test_no_store_diagnose_json_has_both_parts(tmp_path: Path) -> None:
+def test_no_store_diagnose_json_has_both_parts(two_minute_runs: dict[str, tuple[int, str, str]]) -> None:
     """2 minutes: one document, the snapshot's judgement under "now"."""
-    doc_p = _no_store_diagnose(tmp_path, "--interval", "15", "--json")
-    doc_out, _ = doc_p.communicate(timeout=240)
+    code, doc_out, _ = two_minute_runs["json"]
     doc = json.loads(doc_out)
     assert doc["now"]["observations"] is not None and doc["no_store"].startswith("no store at")
     assert doc["window"]["samples"] == 9 and doc["interrupted"] is False
-    assert doc_p.returncode == (1 if doc["now"]["suspicious"] or not doc["healthy"] else 0)
+    assert code == (1 if doc["now"]["suspicious"] or not doc["healthy"] else 0)
 
 
 @pytest.mark.live
-def test_ctrl_c_after_enough_samples_diagnoses_them(tmp_path: Path) -> None:
-    p = _no_store_diagnose(tmp_path, "--watch", "10m", "--interval", "5", "--json")
-    time.sleep(128)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode in (0, 1), err
+def test_ctrl_c_after_enough_samples_diagnoses_them(two_minute_runs: dict[str, tuple[int, str, str]]) -> None:
+    code, out, err = two_minute_runs["ctrl_c"]
+    assert code in (0, 1), err
     doc = json.loads(out)
     assert doc["interrupted"] is True
     assert 25 <= doc["window"]["samples"] <= 28

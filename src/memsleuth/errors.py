@@ -115,31 +115,3 @@ class PrometheusTooManyPoints(FleetError):
 
 class PrometheusAuth(FleetError):
     """401/403: the credentials were refused (or none were given)."""
-
-
-class PrometheusUnreachable(FleetError):
-    """No answer at all: connection refused, DNS, TLS."""
-
-
-class PrometheusTimeout(FleetError):
-    """The client's --timeout passed before the server answered."""
-
-
-class PrometheusBadQuery(FleetError):
-    """400: the server refused the query (bad PromQL or parameters)."""
-
-
-class PrometheusTooManySamples(FleetError):
-    """422: the query would load more samples than the server's --query.max-samples."""
-
-
-class PrometheusUnavailable(FleetError):
-    """503: the server timed out evaluating the query (--query.timeout) or is not ready."""
-
-
-class PrometheusTooManyPoints(FleetError):
-    """400: a range query asked for more than 11,000 points per series."""
-
-
-class PrometheusAuth(FleetError):
-    """401/403: the credentials were refused (or none were given)."""

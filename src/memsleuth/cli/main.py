@@ -26,7 +26,7 @@ EXIT_INTERRUPTED = 130
 #: name -> (module, one-line summary).  Modules are imported only when chosen,
 #: so ``memsleuth record`` never pays for rich or numpy.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "status": ("memsleuth.cli.commands.status", "one screen: the three usage views and why they differ"),
+    "status": ("memsleuth.cli.commands.status", "the first screen: usage, buckets, growers, pressure"),
     "free": ("memsleuth.cli.commands.free", "procps free, plus the CentOS 6 legacy definition"),
     "meminfo": ("memsleuth.cli.commands.meminfo", "every meminfo field, grouped, and the accounting tree"),
     "vmstat": ("memsleuth.cli.commands.vmstat", "vmstat(8) columns; --mem adds slab/dentry/fault rates"),

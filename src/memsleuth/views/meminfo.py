@@ -11,6 +11,7 @@ from memsleuth.analysis.accounting import Accounting, Available
 from memsleuth.sources.meminfo import FIELDS, MemInfo
 from memsleuth.units import human_bytes, percent
 from memsleuth.views.common import BLANK, Column, table
+from memsleuth.views.topics import topic, topic_text
 
 SCHEMA = "memsleuth.meminfo/1"
 
@@ -96,19 +97,13 @@ GROUPS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
 
 _COUNT_KEYS = frozenset({"HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp"})
 
-EXPLAIN = """\
-How to read this:
-* MemAvailable = MemFree - reserves + page cache + reclaimable slab, each
-  cache less what reclaim must leave behind (the zone low watermarks).  It
-  counts almost all reclaimable slab as available, so a host whose dentry
-  cache fills RAM still looks fine by it.
-* 'used' in procps-ng 4 free is MemTotal - MemAvailable; CentOS 6's free
-  showed MemTotal - MemFree, so reclaimable slab was 'used'.
-* Cached includes Shmem (tmpfs), which cannot be dropped.
-* The buckets below split MemTotal into parts that do not overlap.  What is
-  left, 'unaccounted', is memory the kernel does not itemise: pages drivers
-  take straight from the page allocator (GPU, RDMA, NIC pools), balloons.  It
-  is normally under 1-2% of RAM; a gap that keeps growing is a driver leak."""
+#: --explain: the concepts this view leans on, from the one text ``memsleuth help`` prints
+EXPLAIN_TOPICS = ("memavailable", "page-cache", "reclaimable-slab", "buckets", "unaccounted")
+
+
+def explain_text() -> str:
+    return "How to read this:\n\n" + "\n\n".join(
+        topic_text(t) for t in (topic(name) for name in EXPLAIN_TOPICS) if t is not None)
 
 
 def iter_rows(m: MemInfo) -> list[tuple[str, str, int, str]]:
@@ -159,7 +154,7 @@ def render_meminfo(m: MemInfo, acct: Accounting, avail: Available, *, explain: b
     parts: list[RenderableType] = [table(FIELD_COLUMNS, rows, overflow="ellipsis", pipe="full"), Text(""),
                                    render_accounting(acct)]
     if explain:
-        parts += [Text(""), Text(EXPLAIN)]
+        parts += [Text(""), Text(explain_text())]
     return Group(*parts)
 
 

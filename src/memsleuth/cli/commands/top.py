@@ -33,7 +33,7 @@ EXAMPLES = """\
   memsleuth top --sort uss --limit 10
   memsleuth top --group-by command
   memsleuth top --user www-data --command nginx --json
-  memsleuth ps --all --sort swap
+  memsleuth top --all --sort swap
   memsleuth top -d 2 -o %MEM            # refresh every 2 s, like top
   memsleuth top -b -n 1 -p 1,2          # batch mode, once, two PIDs"""
 

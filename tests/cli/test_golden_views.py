@@ -125,6 +125,7 @@ CASES = (
     Case("slab-6.18", "linux-6.18", ("slab", "--limit", "12", "--sort", "waste", "--aliases")),
     Case("top", "linux-6.18", ("top", "--wide", "--kernel-threads")),
     Case("top-group", "linux-6.18", ("top", "--group-by", "command", "--kernel-threads")),
+    Case("ps", "linux-6.18", ("ps", "-o", "pid,ppid,rss,pss,uss,nlwp,comm,args", "--sort=-rss")),
     Case("smaps", "linux-6.18", ("smaps", "7109", "--sort", "rss")),
     Case("maps", "linux-6.18", ("maps", "7109", "--explain")),
     Case("numa", "numa", ("numa", "--explain")),

@@ -37,3 +37,15 @@ def percent(part: int | float | None, whole: int | float | None) -> float | None
     if part is None or whole is None or whole == 0:
         return None
     return 100.0 * part / whole
+
+
+def human_duration(seconds: float) -> str:
+    """``45 s``, ``12 min``, ``3.5 h``, ``2.1 d`` (the sign is dropped: callers say ago or in)."""
+    s = abs(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} d"

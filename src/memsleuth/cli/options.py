@@ -55,4 +55,27 @@ def positive_count(text: str) -> int:
     return value
 
 
-__all__ = ["parse_duration", "parse_since", "positive_count", "positive_seconds"]
+def add_history_arguments(parser: argparse.ArgumentParser, *, then: str) -> None:
+    """What a diagnosis reads, the same for every command that diagnoses (diagnose, report):
+    the store, a live watch, the window, the confidence floor and extra rules.  ``--root B1 B2``
+    is the global option (the command sets MULTI_ROOT).  ``then``: what follows a watch."""
+    from memsleuth.cli.commands.record import DEFAULT_DB
+
+    parser.add_argument("--db", metavar="PATH",
+                        help=f"the store written by 'memsleuth record' (default {DEFAULT_DB} if it exists)")
+    parser.add_argument("--watch", type=parse_duration, metavar="DURATION",
+                        help=f"sample the live host in-process for DURATION (2m, 5m, 1h; at least 2m), "
+                        f"then {then}")
+    parser.add_argument("--interval", type=parse_duration, default=5.0, metavar="SECONDS",
+                        help="seconds between --watch samples (default 5)")
+    parser.add_argument("--since", type=parse_since, metavar="WHEN",
+                        help="only the last DURATION (6h, 2d; before the last sample for --root) "
+                        "or since a date and time (2025-01-31T12:00)")
+    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="X",
+                        help="report only findings with confidence >= X (0..1; default 0)")
+    parser.add_argument("--rules", action="append", default=[], metavar="DIR",
+                        help="also load signature rules (*.toml) from DIR; repeatable "
+                        "(also $MEMSLEUTH_RULES); a bad file is reported and skipped")
+
+
+__all__ = ["add_history_arguments", "parse_duration", "parse_since", "positive_count", "positive_seconds"]

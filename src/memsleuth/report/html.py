@@ -35,7 +35,7 @@ from memsleuth.report import charts as ch
 from memsleuth.report.assets import CSS, JS
 from memsleuth.report.coverage import LIST_LIMIT, CoverageDetail, coverage_detail
 from memsleuth.report.svg import Chart, Drawn, fmt_utc, render_chart
-from memsleuth.units import human_bytes, percent
+from memsleuth.units import human_bytes, human_duration, percent
 
 SCHEMA = "memsleuth.report/1"
 #: findings drawn with a chart each
@@ -97,15 +97,8 @@ class _Charts:
 
 
 # -- formatting -----------------------------------------------------------------------------------
-def fmt_duration(seconds: float) -> str:
-    s = abs(seconds)
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 90 * 60:
-        return f"{s / 60:.0f} min"
-    if s < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+#: ``45 s``, ``12 min``, ``3.5 h``, ``2.1 d`` (the one formatter, in units)
+fmt_duration = human_duration
 
 
 def _rate(v: float, unit: str) -> str:

@@ -17,7 +17,7 @@ from rich.text import Text
 
 from memsleuth.analysis.findings import Coverage, Finding, Projection, describe, process_of
 from memsleuth.analysis.series import History, ProcessInfo
-from memsleuth.units import human_bytes
+from memsleuth.units import human_bytes, human_duration
 from memsleuth.views.common import MISSING
 
 #: evidence keys whose value is in the series' unit (bytes for a byte series)
@@ -44,16 +44,8 @@ def _rate(v: float | None, unit: str) -> str:
     return f"{sign}{abs(v):,.1f}/h" if abs(v) < 100 else f"{sign}{abs(v):,.0f}/h"
 
 
-def fmt_duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3.5 h``, ``2.1 d``."""
-    s = abs(seconds)
-    if s < 90:
-        return f"{s:.0f} s"
-    if s < 90 * 60:
-        return f"{s / 60:.0f} min"
-    if s < 48 * 3600:
-        return f"{s / 3600:.1f} h"
-    return f"{s / 86400:.1f} d"
+#: ``45 s``, ``12 min``, ``3.5 h``, ``2.1 d`` (the one formatter, in units)
+fmt_duration = human_duration
 
 
 def _hours(h: float | None) -> str:

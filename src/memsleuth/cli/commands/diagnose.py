@@ -10,7 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from memsleuth.cli.env import Env
-from memsleuth.cli.options import parse_duration, parse_since
+from memsleuth.cli.options import add_history_arguments, parse_duration
 from memsleuth.errors import UsageError
 
 if TYPE_CHECKING:
@@ -66,25 +66,9 @@ EXAMPLES = """\
   memsleuth diagnose --root b1.tar.gz b2.tar.gz --rules /etc/memsleuth/rules"""
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from memsleuth.cli.commands.record import DEFAULT_DB
-
-    parser.add_argument("--db", metavar="PATH",
-                        help=f"the store written by 'memsleuth record' (default {DEFAULT_DB} if it exists)")
-    parser.add_argument("--watch", type=parse_duration, metavar="DURATION",
-                        help="sample the live host in-process for DURATION (2m, 5m, 1h; at least 2m), "
-                        "then diagnose")
-    parser.add_argument("--interval", type=parse_duration, default=5.0, metavar="SECONDS",
-                        help="seconds between --watch samples (default 5)")
-    parser.add_argument("--since", type=parse_since, metavar="WHEN",
-                        help="only the last DURATION (6h, 2d; before the last sample for --root) "
-                        "or since a date and time (2025-01-31T12:00)")
-    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="X",
-                        help="report only findings with confidence >= X (0..1; default 0)")
+    add_history_arguments(parser, then="diagnose")
     parser.add_argument("--limit", "-n", type=int, default=20, metavar="N",
                         help="show at most N findings (default 20; the exit status counts all)")
-    parser.add_argument("--rules", action="append", default=[], metavar="DIR",
-                        help="also load signature rules (*.toml) from DIR; repeatable "
-                        "(also $MEMSLEUTH_RULES); a bad file is reported and skipped")
     parser.add_argument("--trace", type=parse_duration, metavar="SECONDS",
                         help="live host, root: after the watch, trace each growing slab cache (and "
                         "failed path lookups when dentries grow) for SECONDS to name who fills it")

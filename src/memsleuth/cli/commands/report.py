@@ -7,7 +7,7 @@ import os
 import sys
 
 from memsleuth.cli.env import Env
-from memsleuth.cli.options import parse_duration, parse_since
+from memsleuth.cli.options import add_history_arguments
 from memsleuth.errors import UsageError
 
 #: this command's --root takes a list (cli/main.py puts it in args.roots)
@@ -40,24 +40,9 @@ EXAMPLES = """\
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from memsleuth.cli.commands.record import DEFAULT_DB
-
     parser.add_argument("-o", "--output", required=True, metavar="FILE.html",
                         help="the HTML file to write ('-' for standard output)")
-    parser.add_argument("--db", metavar="PATH",
-                        help=f"the store written by 'memsleuth record' (default {DEFAULT_DB} if it exists)")
-    parser.add_argument("--watch", type=parse_duration, metavar="DURATION",
-                        help="sample the live host in-process for DURATION (at least 2m), then report")
-    parser.add_argument("--interval", type=parse_duration, default=5.0, metavar="SECONDS",
-                        help="seconds between --watch samples (default 5)")
-    parser.add_argument("--since", type=parse_since, metavar="WHEN",
-                        help="only the last DURATION (6h, 2d; before the last sample for --root) "
-                        "or since a date and time (2025-01-31T12:00)")
-    parser.add_argument("--min-confidence", type=float, default=0.0, metavar="X",
-                        help="report only findings with confidence >= X (0..1; default 0)")
-    parser.add_argument("--rules", action="append", default=[], metavar="DIR",
-                        help="also load signature rules (*.toml) from DIR; repeatable "
-                        "(also $MEMSLEUTH_RULES)")
+    add_history_arguments(parser, then="report")
     parser.add_argument("--redact", action="store_true",
                         help="show processes by command name only, without their command lines")
 

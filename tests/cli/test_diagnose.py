@@ -414,13 +414,13 @@ def test_first_ctrl_c_stops_the_watch_the_second_aborts() -> None:
     the second raises KeyboardInterrupt (main exits 130); the old handler is back after."""
     import threading
 
-    from memsleuth.cli.commands.diagnose import _interrupt_stops
     from memsleuth.cli.env import Env
+    from memsleuth.cli.interrupt import first_interrupt_stops
 
     stop = threading.Event()
     before = signal.getsignal(signal.SIGINT)
     env = Env(argparse.Namespace())
-    with _interrupt_stops(stop, env, enabled=True):
+    with first_interrupt_stops(stop, env.stderr, enabled=True):
         os.kill(os.getpid(), signal.SIGINT)
         assert stop.wait(2.0)
         with pytest.raises(KeyboardInterrupt):

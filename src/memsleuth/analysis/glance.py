@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from memsleuth.analysis.accounting import Accounting
 from memsleuth.analysis.processes import ProcessRow, process_rows
@@ -89,6 +90,17 @@ class Glance:
     @property
     def suspicious(self) -> tuple[Observation, ...]:
         return tuple(o for o in self.observations if o.severity == "suspicious")
+
+
+def glance_json(g: Glance) -> dict[str, Any]:
+    """The point-in-time judgement as JSON (``glance`` in status/1, ``now`` in diagnose/1)."""
+    return {
+        "large": [{"key": x.key, "label": x.label, "size_bytes": x.size_bytes, "share": x.share}
+                  for x in g.large],
+        "observations": [{"key": o.key, "severity": o.severity, "text": o.text, "value": o.value,
+                          "threshold": o.threshold, "next_step": o.next_step} for o in g.observations],
+        "suspicious": len(g.suspicious),
+    }
 
 
 def _pct(share: float) -> str:

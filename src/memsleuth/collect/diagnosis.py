@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from memsleuth.analysis.glance import Glance
 from memsleuth.analysis.growth import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, trim
 from memsleuth.analysis.system import system_memory
@@ -79,17 +80,22 @@ def _since_start(since: Since, end: float) -> float:
 
 
 def open_source(req: SourceRequest, *, on_sample: OnSample | None = None,
-                tracer: Tracer | None = None, stop: threading.Event | None = None) -> DiagnosisSource:
-    """Load what ``req`` asks for.  ``tracer`` is used only for the live host (``--trace``)."""
+                tracer: Tracer | None = None, stop: threading.Event | None = None,
+                glance: Glance | None = None, no_store: str | None = None) -> DiagnosisSource:
+    """Load what ``req`` asks for.  ``tracer`` is used only for the live host (``--trace``), and
+    not after a watch that ``stop`` ended early.  ``glance`` and ``no_store``: the one-snapshot
+    judgement made before a watch because there was no history, and why."""
     check_request(req)
     now = time.time()
     if req.watch is not None:
         history = history_from_watch(Host.open(None), req.watch, req.interval, on_sample=on_sample, stop=stop)
         live = Host.open(None)
         now = time.time()  # the watch took minutes: findings are dated from its end, not its start
+        interrupted = stop is not None and stop.is_set()
         return DiagnosisSource(history=_trimmed(history, req.since, history.end or now), kind="watch",
-                               reference=now,
-                               machine=HostInspector(live), usage=usage_now(live), tracer=tracer)
+                               reference=now, machine=HostInspector(live), usage=usage_now(live),
+                               tracer=None if interrupted else tracer, interrupted=interrupted,
+                               now=glance, no_store=no_store)
     if req.roots:
         hosts = [Host.open(r) for r in req.roots]
         history = history_from_hosts(hosts)

@@ -23,6 +23,7 @@ from typing import Any
 from memsleuth.analysis.derived import with_derived
 from memsleuth.analysis.detect import detect
 from memsleuth.analysis.findings import Coverage, Finding, coverage_json, findings_json
+from memsleuth.analysis.glance import Glance, glance_json
 from memsleuth.analysis.growth import MIN_SAMPLES, MIN_SPAN_SECONDS
 from memsleuth.analysis.series import History, sample_count
 from memsleuth.analysis.usage import UsageViews
@@ -67,6 +68,11 @@ class DiagnosisSource:
     usage: UsageViews | None = None
     #: runs traces on the live host (``--trace``); ``None``: no tracing
     tracer: Tracer | None = None
+    #: the watch was stopped early (Ctrl-C): the samples taken so far are what there is
+    interrupted: bool = False
+    #: with no history to read: what one snapshot showed before the watch, and why there was none
+    now: Glance | None = None
+    no_store: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +100,14 @@ class DiagnosisReport:
     #: findings left out because their confidence is below ``min_confidence``
     below_confidence: int = 0
     min_confidence: float = 0.0
+    interrupted: bool = False
+    now: Glance | None = None
+    no_store: str | None = None
+
+    @property
+    def found(self) -> bool:
+        """Something to act on: a finding, a diagnosis, or (no history) a suspicious snapshot."""
+        return not self.healthy or bool(self.now is not None and self.now.suspicious)
 
     @property
     def healthy(self) -> bool:
@@ -114,6 +128,8 @@ class DiagnosisReport:
             "traces": [dict(t.document) for t in self.traces],
             "trace_errors": list(self.trace_errors),
             "rule_errors": list(self.rule_errors),
+            **({"no_store": self.no_store, "now": glance_json(self.now)} if self.now is not None else {}),
+            "interrupted": self.interrupted,
         }
 
 
@@ -145,7 +161,8 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
     why = insufficient_reason(history)
     if why is not None:
         return DiagnosisReport(coverage=coverage, history=history, findings=(), diagnoses=(),
-                               rule_errors=rule_errors, insufficient=why)
+                               rule_errors=rule_errors, insufficient=why, interrupted=source.interrupted,
+                               now=source.now, no_store=source.no_store)
     # the derived series (gap, legacy used) are computed once, here: detection and matching read them
     judged = with_derived(history)
     found = detect(judged, now=reference)
@@ -162,7 +179,8 @@ def run_diagnosis(source: DiagnosisSource, options: DiagnosisOptions) -> Diagnos
     diagnoses = tuple(d for d in matched if d.rule.rule_class != "normal" or d.findings)
     return DiagnosisReport(coverage=coverage, history=history, findings=findings, diagnoses=diagnoses,
                            traces=tuple(traces), trace_errors=tuple(trace_errors), rule_errors=rule_errors,
-                           below_confidence=len(found) - len(findings), min_confidence=options.min_confidence)
+                           below_confidence=len(found) - len(findings), min_confidence=options.min_confidence,
+                           interrupted=source.interrupted, now=source.now, no_store=source.no_store)
 
 
 # -- JSON of a matched rule -----------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from memsleuth.analysis.glance import Glance
 from memsleuth.knowledge.attribute import LibraryUse, ProcessRef, Suspect
 from memsleuth.knowledge.match import Diagnosis
 from memsleuth.knowledge.report import DiagnosisReport, root_cause_json
@@ -192,9 +193,22 @@ def render_report(report: DiagnosisReport, *, limit: int = 20, width: int = 79) 
     return Group(*parts)
 
 
+def render_now(g: Glance, why: str, watch_seconds: float) -> RenderableType:
+    """The point-in-time answer diagnose gives at once when there is no history to read."""
+    from memsleuth.views.status import render_large, render_observations
+
+    parts: list[RenderableType] = [
+        Text(f"{why}: answering from one snapshot now, then watching {watch_seconds / 60:g} min for "
+             "the trend ('memsleuth record' keeps a history)", style="dim"),
+        Text(""), Text("now (one snapshot)", style="bold"), render_large(g)]
+    parts += render_observations(g) if g.observations else [
+        Text("nothing suspicious in one snapshot (what grows needs the trend)")]
+    return Group(*parts)
+
+
 def diagnoses_json(diagnoses: Sequence[Diagnosis]) -> dict[str, Any]:
     return {"schema": SCHEMA, "diagnoses": [root_cause_json(d) for d in diagnoses]}
 
 
-__all__ = ["SCHEMA", "diagnoses_json", "diagnosis_lines", "render_diagnoses", "render_report",
+__all__ = ["SCHEMA", "diagnoses_json", "diagnosis_lines", "render_diagnoses", "render_now", "render_report",
            "summary_line"]

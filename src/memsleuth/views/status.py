@@ -271,19 +271,13 @@ def render_large(g: Glance) -> Text:
 def more_json(m: StatusMore) -> dict[str, Any]:
     """The keys ``status --json`` adds to memsleuth.status/1 (the earlier keys are unchanged)."""
     from memsleuth.analysis.findings import Coverage, finding_json
+    from memsleuth.analysis.glance import glance_json
 
     st = m.store
     coverage = Coverage(source=st.path or "", kind="store", start=st.start, end=st.end, samples=st.samples,
                         series=0, reference=st.end or 0.0, reference_is_now=True)
     return {
-        "glance": {
-            "large": [{"key": x.key, "label": x.label, "size_bytes": x.size_bytes, "share": x.share}
-                      for x in m.glance.large],
-            "observations": [{"key": o.key, "severity": o.severity, "text": o.text, "value": o.value,
-                              "threshold": o.threshold, "next_step": o.next_step}
-                             for o in m.glance.observations],
-            "suspicious": len(m.glance.suspicious),
-        },
+        "glance": glance_json(m.glance),
         "store": {
             "path": st.path, "state": st.state, "message": st.message, "last_seconds": st.last_seconds,
             "start": st.start, "end": st.end, "samples": st.samples, "insufficient": st.insufficient,

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import signal
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from memsleuth.cli.env import Env
+from memsleuth.cli.interrupt import first_interrupt_stops
 from memsleuth.cli.options import add_history_arguments, parse_duration
 from memsleuth.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
 
     from memsleuth.analysis.glance import Glance
     from memsleuth.collect.history import OnSample
@@ -126,15 +123,13 @@ def run(args: argparse.Namespace, env: Env) -> int:
     stop = threading.Event()
     watching = req.watch is not None
     show = watching and not env.json and env.stderr.isatty()
-    with Progress(env.stderr, enabled=show) as progress, _interrupt_stops(stop, env, enabled=watching):
+    with Progress(env.stderr, enabled=show) as progress, \
+            first_interrupt_stops(stop, env.stderr, enabled=watching):
         source = open_source(req, on_sample=_progress(progress, req.interval, req.watch or 0.0),
-                             tracer=tracer, stop=stop)
-    interrupted = stop.is_set()
-    if interrupted and source.tracer is not None:
-        import dataclasses
-
+                             tracer=tracer, stop=stop, glance=now, no_store=no_store)
+    interrupted = source.interrupted
+    if interrupted and tracer is not None:
         env.note("no trace after a watch stopped by Ctrl-C")
-        source = dataclasses.replace(source, tracer=None)
     try:
         report = run_diagnosis(source, DiagnosisOptions(rules=rules, min_confidence=args.min_confidence))
     except TraceStopped as stop_:  # SIGTERM (SIGINT ends a trace early and keeps its counts)
@@ -150,14 +145,8 @@ def run(args: argparse.Namespace, env: Env) -> int:
         raise UsageError(report.insufficient)
     if interrupted and not env.json:
         env.note(f"the watch was stopped by Ctrl-C: diagnosed the {report.coverage.samples} samples taken")
-    found = not report.healthy or bool(now is not None and now.suspicious)
     if env.json:
-        doc: dict[str, Any] = report.to_json(limit=args.limit)
-        if now is not None:
-            doc["no_store"] = no_store
-            doc["now"] = _glance_json(now)
-        doc["interrupted"] = interrupted
-        env.emit_json(doc)
+        env.emit_json(report.to_json(limit=args.limit))
     else:
         from memsleuth.views.diagnosis import render_report
 
@@ -168,69 +157,19 @@ def run(args: argparse.Namespace, env: Env) -> int:
             env.console.print()
             env.console.print(Text(f"trend ({minutes:g} min watch)", style="bold"))
         env.console.print(render_report(report, limit=args.limit, width=min(env.console.width, 100) - 1))
-    return 1 if found else 0
+    return 1 if report.found else 0
 
 
 def _glance_now(env: Env, why: str, watch_seconds: float) -> Glance:
-    """Print (unless --json) what one snapshot of the live host shows, before the watch starts."""
-    from rich.text import Text
-
+    """What one snapshot of the live host shows, printed (unless --json) before the watch starts."""
     from memsleuth.analysis.glance import glance
-    from memsleuth.views.status import render_large, render_observations
+    from memsleuth.views.diagnosis import render_now
 
-    snap = env.snapshot(cgroups=True, slab_sysfs=False, numa=False, process_files=("stat", "status"))
-    g = glance(snap)
-    if env.json:
-        return g
-    c = env.console
-    c.print(Text(f"{why}: answering from one snapshot now, then watching {watch_seconds / 60:g} min for "
-                 "the trend ('memsleuth record' keeps a history)", style="dim"))
-    c.print()
-    c.print(Text("now (one snapshot)", style="bold"))
-    c.print(render_large(g))
-    if g.observations:
-        for line in render_observations(g):
-            c.print(line)
-    else:
-        c.print("nothing suspicious in one snapshot (what grows needs the trend)")
-    c.file.flush()
+    g = glance(env.snapshot(cgroups=True, slab_sysfs=False, numa=False, process_files=("stat", "status")))
+    if not env.json:
+        env.console.print(render_now(g, why, watch_seconds))
+        env.console.file.flush()
     return g
-
-
-def _glance_json(g: Glance) -> dict[str, Any]:
-    return {
-        "large": [{"key": x.key, "label": x.label, "size_bytes": x.size_bytes, "share": x.share}
-                  for x in g.large],
-        "observations": [{"key": o.key, "severity": o.severity, "text": o.text, "value": o.value,
-                          "threshold": o.threshold, "next_step": o.next_step} for o in g.observations],
-        "suspicious": len(g.suspicious),
-    }
-
-
-@contextlib.contextmanager
-def _interrupt_stops(stop: threading.Event, env: Env, *, enabled: bool) -> Iterator[None]:
-    """During a watch, the first Ctrl-C sets ``stop`` (the samples taken are diagnosed); the
-    second raises KeyboardInterrupt (abort).  The previous handler is restored after."""
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        # set from another thread: the handler may have interrupted this thread inside
-        # stop.wait() while it holds the event's lock (set() here would deadlock); the message
-        # goes straight to the fd (the interrupted code may be writing to sys.stderr)
-        threading.Thread(target=stop.set, daemon=True).start()
-        with contextlib.suppress(OSError, ValueError):
-            os.write(env.stderr.fileno(), b"\nmemsleuth: stopping the watch: diagnosing the samples "
-                     b"taken (Ctrl-C again aborts)\n")
-
-    old = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _progress(progress: Progress, interval: float, duration: float) -> OnSample:

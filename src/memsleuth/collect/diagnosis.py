@@ -135,6 +135,23 @@ def default_store_state(path: str | None) -> str:
         return "ok"
 
 
+def without_history(req: SourceRequest) -> tuple[SourceRequest, str | None]:
+    """``req`` as it stands, or, when it names no source and the default store has no samples,
+    a watch of the detector's minimum window and why there was no history (the caller answers
+    from one snapshot first)."""
+    if req.db is not None or req.roots or req.watch is not None:
+        return req, None
+    state = default_store_state(req.default_db)
+    if state == "ok":
+        return req, None
+    if req.interval <= 0:
+        raise UsageError("--interval must be positive")
+    why = (f"no store at {req.default_db}" if state == "missing"
+           else f"the store at {req.default_db} has no samples yet")
+    return SourceRequest(watch=glance_watch_seconds(req.interval), interval=req.interval, since=req.since,
+                         trace_seconds=req.trace_seconds), why
+
+
 def glance_watch_seconds(interval: float) -> float:
     """How long the no-store ``diagnose`` watches: the detector's minimum window, or longer when
     the interval needs it to take the minimum number of samples."""

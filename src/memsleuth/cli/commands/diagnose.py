@@ -76,10 +76,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
     from memsleuth.collect.diagnosis import (
         SourceRequest,
         check_request,
-        default_store_state,
-        glance_watch_seconds,
         live_tracer,
         open_source,
+        without_history,
     )
     from memsleuth.collect.rules import load_rules
     from memsleuth.knowledge.report import DiagnosisOptions, run_diagnosis
@@ -94,16 +93,7 @@ def run(args: argparse.Namespace, env: Env) -> int:
     req = SourceRequest(db=args.db, roots=roots, watch=args.watch, interval=args.interval,
                         since=args.since, default_db=DEFAULT_DB, trace_seconds=args.trace)
     # no history anywhere: answer now from one snapshot, then watch for the trend
-    no_store = None
-    if args.db is None and not roots and args.watch is None:
-        state = default_store_state(DEFAULT_DB)
-        if state != "ok":
-            if args.interval <= 0:
-                raise UsageError("--interval must be positive")
-            no_store = (f"no store at {DEFAULT_DB}" if state == "missing"
-                        else f"the store at {DEFAULT_DB} has no samples yet")
-            req = SourceRequest(watch=glance_watch_seconds(args.interval), interval=args.interval,
-                                since=args.since, trace_seconds=args.trace)
+    req, no_store = without_history(req)
     check_request(req)  # before the snapshot, the watch or any trace
     rules = load_rules(args.rules)
     for err in rules.errors:

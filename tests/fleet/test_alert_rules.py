@@ -173,6 +173,14 @@ def test_every_rule_has_a_for_a_severity_and_says_what_to_run(run_cli: Callable[
         assert r["expr"].count("node_memory_") == r["expr"].count('_bytes{job="node"}')
 
 
+def test_the_json_groups_are_a_rules_file_too(run_cli: Callable[..., CliResult], tmp_path: Path) -> None:
+    doc = run_cli("rules", "--json").json()
+    f = tmp_path / "memsleuth.json"
+    f.write_text(json.dumps({"groups": doc["groups"]}))
+    r = promtool("check", "rules", str(f))
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_options_reach_the_expressions(run_cli: Callable[..., CliResult]) -> None:
     doc = run_cli("rules", "--json", "--range", "12h", "--for", "45m", "--match", '{cluster="lb"}').json()
     (slab, *_) = doc["groups"][0]["rules"]

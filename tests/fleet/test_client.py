@@ -135,8 +135,9 @@ def test_the_step_keeps_every_series_under_11000_points_and_at_least_60_s() -> N
         step = choose_step(r)
         assert step >= 60
         assert int(r // step) + 1 <= MAX_POINTS_PER_SERIES
-    assert choose_step(7 * 86400) == 60  # 10,081 points
-    assert choose_step(30 * 86400) == 236
+    assert choose_step(7 * 86400) == 152  # 3,980 points: what the detector uses, not 10,081
+    assert choose_step(30 * 86400) == 648
+    assert choose_step(3 * 3600) == 60  # short ranges stay at a minute
     assert choose_step(86400, interval_s=300) == 300  # never finer than the scrapes
 
 

@@ -137,6 +137,9 @@ def build_command_parser(name: str, module: Command) -> argparse.ArgumentParser:
     )
     _global_options(parser, multi_root=bool(getattr(module, "MULTI_ROOT", False)))
     module.add_arguments(parser)
+    if getattr(module, "EXPLAIN", None) is not None:
+        parser.add_argument("--explain", action="store_true",
+                            help="after the output, what each column and concept means, in plain words")
     return parser
 
 
@@ -163,7 +166,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     env = Env(args)
     try:
-        return module.run(args, env)
+        code = module.run(args, env)
+        explain = getattr(module, "EXPLAIN", None)
+        if explain is not None and getattr(args, "explain", False) and not env.json and code in (0, 1):
+            # one text: the same topics 'memsleuth help' prints
+            env.console.print()
+            env.console.print(explain(), crop=env.console.is_terminal, markup=False, highlight=False)
+        return code
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:

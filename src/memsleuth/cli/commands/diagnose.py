@@ -62,6 +62,13 @@ EXAMPLES = """\
   memsleuth diagnose --watch 3m --interval 2 --trace 5   # as root: confirm with tracefs
   memsleuth diagnose --root b1.tar.gz b2.tar.gz --rules /etc/memsleuth/rules"""
 
+def EXPLAIN() -> str:
+    """--explain (cli/main.py adds the option): the columns and concepts, from views/topics."""
+    from memsleuth.views.topics import explain_text
+
+    return explain_text((), ("reclaimable-slab", "negative-dentries", "memavailable", "unaccounted", "pss"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_history_arguments(parser, then="diagnose")
     parser.add_argument("--limit", "-n", type=int, default=20, metavar="N",

@@ -31,6 +31,14 @@ EXAMPLES = """\
   memsleuth reclaim --pagecache --yes --json"""
 
 
+def EXPLAIN() -> str:
+    """--explain (cli/main.py adds the option): the columns and concepts, from views/topics."""
+    from memsleuth.views.reclaim import CACHE_COLUMNS
+    from memsleuth.views.topics import column_fields, explain_text
+
+    return explain_text(column_fields(CACHE_COLUMNS), ("reclaimable-slab", "page-cache", "negative-dentries"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--slab", dest="mode", action="store_const", const="slab",

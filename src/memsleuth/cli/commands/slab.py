@@ -55,6 +55,14 @@ SLABTOP_KEYS: dict[str, str] = {
 }
 
 
+def EXPLAIN() -> str:
+    """--explain (cli/main.py adds the option): the columns and concepts, from views/topics."""
+    from memsleuth.views.slab import COLUMNS
+    from memsleuth.views.topics import column_fields, explain_text
+
+    return explain_text(column_fields(COLUMNS), ("reclaimable-slab", "negative-dentries"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("interval", nargs="?", type=positive_seconds,
                         help="wait: seconds between readings, then print the growth")

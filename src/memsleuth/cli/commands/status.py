@@ -41,6 +41,13 @@ EXTRA_FILES = ("proc/vmstat", "proc/pressure/memory", "proc/sys/fs/dentry-state"
 STORE_REFRESH_SECONDS = 60.0
 
 
+def EXPLAIN() -> str:
+    """--explain (cli/main.py adds the option): the columns and concepts, from views/topics."""
+    from memsleuth.views.topics import explain_text
+
+    return explain_text((), ("buckets", "memavailable", "reclaimable-slab", "page-cache", "unaccounted"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from memsleuth.cli.commands.record import DEFAULT_DB
 

@@ -48,6 +48,14 @@ SORT_KEYS_INTERACTIVE = {"M": "res", "N": "pid"}
 DEFAULT_DELAY = 3.0
 
 
+def EXPLAIN() -> str:
+    """--explain (cli/main.py adds the option): the columns and concepts, from views/topics."""
+    from memsleuth.views.top import process_columns
+    from memsleuth.views.topics import column_fields, explain_text
+
+    return explain_text(column_fields(process_columns(str, wide=True)), ("rss", "pss", "uss"))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from memsleuth.analysis.processes import SORT_KEYS
     from memsleuth.cli.options import positive_count, positive_seconds

@@ -42,7 +42,7 @@ SCHEMA = "memsleuth.report/1"
 FINDINGS_LIMIT = 12
 #: the size of one small multiple (four to a row)
 SMALL_WIDTH, SMALL_HEIGHT = 280, 150
-_CLASS_WORDS = {"leak": "leak", "unbounded_cache": "unbounded reclaimable cache", "bounded": "bounded",
+CLASS_WORDS = {"leak": "leak", "unbounded_cache": "unbounded reclaimable cache", "bounded": "bounded",
                 "normal": "not a leak", "symptom": "symptom"}
 
 
@@ -294,7 +294,7 @@ def _accounting_table(acc: Accounting, when: float) -> str:
 def _finding_card(i: int, f: Finding, report: DiagnosisReport, charts: _Charts, *, redact: bool) -> str:
     cov = report.coverage
     cls = f.growth_class.value
-    head = (f"<h3>{i}. <span class=\"badge {_e(cls)}\">{_e(_CLASS_WORDS.get(cls, cls).upper())}</span> "
+    head = (f"<h3>{i}. <span class=\"badge {_e(cls)}\">{_e(CLASS_WORDS.get(cls, cls).upper())}</span> "
             f"{_e(f.subject)} <span class=\"sub\">confidence {f.confidence:.2f}</span></h3>")
     kv: list[tuple[str, str]] = [("series", f"<code>{_e(f.series_key)}</code>")]
     proc = process_of(f, report.history.processes)
@@ -384,7 +384,7 @@ _FACT_KEYS = ("legacy_used_percent", "available_used_percent", "available_source
 
 def _diagnosis_card(i: int, d: Diagnosis, *, redact: bool) -> str:
     cls = d.rule.rule_class
-    out = [f"<h3>{i}. <span class=\"badge {_e(cls)}\">{_e(_CLASS_WORDS.get(cls, cls).upper())}</span> "
+    out = [f"<h3>{i}. <span class=\"badge {_e(cls)}\">{_e(CLASS_WORDS.get(cls, cls).upper())}</span> "
            f"{_e(d.rule.title)}</h3>",
            f"<p class=\"sub\">signature <code>{_e(d.rule.id)}</code>, confidence {d.confidence:.0%}"
            + (f"; grows: {_e(', '.join(d.growing))}" if d.growing else "") + "</p>"]

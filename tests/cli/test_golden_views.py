@@ -288,3 +288,21 @@ def test_one_declaration_gives_terminal_plain_and_json() -> None:
 def _meta() -> HostMeta:
     return HostMeta(hostname="h", kernel_release="6.18.44", kernel_version=None, boot_id=None,
                     page_size_bytes=PAGE, clock_ticks_per_second=100, captured_at=0.0, root_access=False)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_every_view_piped_keeps_every_value_on_a_narrow_and_a_wide_terminal(
+        case: Case, run_cli: Callable[..., CliResult], roots: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Piped, a view prints full values whatever COLUMNS says: nothing is cut with an ellipsis at 40
+    or at 200 columns, and every value of its JSON rows' text fields appears in the text."""
+    narrow = _run(run_cli, roots, monkeypatch, case, columns="40")
+    wide = _run(run_cli, roots, monkeypatch, case, columns="200")
+    for res in (narrow, wide):
+        assert "…" not in res.out, case.name
+    if case.json:
+        doc = _run(run_cli, roots, monkeypatch, case, "--json", columns="40").json()
+        texts = [v for rows in doc.values() if isinstance(rows, list) for r in rows if isinstance(r, dict)
+                 for k, v in r.items() if k in ("command", "cache") and
+                 isinstance(v, str) and v]
+        for v in texts:
+            assert v in narrow.out and v in wide.out, (case.name, v)

@@ -16,8 +16,10 @@ SCHEMA = "memsleuth.faults/1"
 COW_SCHEMA = "memsleuth.faults.cow/1"
 
 
-def _short(command: str, width: int = 20) -> str:
-    return command if len(command) <= width else command[: width - 1] + "…"
+def _program(command: str) -> str:
+    """The program a command line runs (its first word's base name): prose names it, never a cut line."""
+    first = command.split()[0] if command.strip() else command
+    return first.rsplit("/", 1)[-1] or command
 
 
 #: the process table and the JSON ``processes`` objects (hidden columns are JSON only)
@@ -81,7 +83,7 @@ def explain_faults(system: SystemFaults, rows: Sequence[ProcessFaults]) -> str:
     if withvirt:
         big = max(withvirt, key=lambda r: r.untouched_bytes or 0)
         lines.append(
-            f"Demand paging: {_short(big.command, 40)} (PID {big.pid}) holds "
+            f"Demand paging: {_program(big.command)} (PID {big.pid}) holds "
             f"{human_bytes(big.virt_bytes)} of address space but only {human_bytes(big.rss_bytes)} is "
             f"in RAM; {human_bytes(big.untouched_bytes)} ({fmt_pct(big.untouched_percent)}) was never "
             "touched.  malloc and mmap only reserve addresses; RAM is given page by page at the "

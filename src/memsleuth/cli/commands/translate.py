@@ -13,7 +13,8 @@ that contains it, the /proc/PID/pagemap entry (present, swapped, PFN), and
 for a present page the physical address, its kpageflags, its mapcount
 (kpagecount) and its NUMA node.  Needs root: the kernel hides frame numbers
 from other users, and kpageflags/kpagecount are root-only.  --explain walks
-the translation step by step."""
+the translation step by step.  The live host only: a bundle does not keep
+the page tables (/proc/PID/pagemap)."""
 
 EXAMPLES = """\
   memsleuth translate 1234 0x7ffd12345678
@@ -57,6 +58,12 @@ def run(args: argparse.Namespace, env: Env) -> int:
         value: int | None = entries[0]
     except AccessDenied:
         raise AccessDenied(f"proc/{args.pid}/pagemap") from None
+    except SourceMissing:
+        if host.live:
+            raise
+        raise UsageError(f"{host.label} has no page tables to walk: a bundle does not keep "
+                         "/proc/PID/pagemap (a process's whole address space, mostly empty); run "
+                         f"'memsleuth translate {args.pid} {args.address}' on the host") from None
     except OSError as exc:  # EINVAL/EIO: an address the pagemap cannot describe
         value = None
         notes.append(f"pagemap has no entry for this address ({exc.strerror})")

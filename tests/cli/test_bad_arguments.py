@@ -63,8 +63,14 @@ def _run(case: tuple[str, tuple[str, ...]]) -> tuple[str, tuple[str, ...], int |
 
 @pytest.fixture(scope="module")
 def results() -> list[tuple[str, tuple[str, ...], int | None, str]]:
+    from memsleuth.cli.commands.record import DEFAULT_DB
+
+    existed = os.path.exists(DEFAULT_DB)
     with ThreadPoolExecutor(max_workers=4) as pool:
-        return list(pool.map(_run, _cases()))
+        out = list(pool.map(_run, _cases()))
+    # a refused call writes nothing: no default store appears
+    assert existed or not os.path.exists(DEFAULT_DB), f"a bad call created {DEFAULT_DB}"
+    return out
 
 
 def test_bad_arguments_give_one_clear_line_and_exit_2(

@@ -88,9 +88,9 @@ def run(args: argparse.Namespace, env: Env) -> int:
                        downsample_seconds=args.downsample_seconds, keep_days=args.keep_days,
                        raw_full_resolution_hours=args.raw_hours,
                        raw_downsample_seconds=args.raw_downsample_seconds)
+    host = env.host()  # a bad --root is refused before anything is created
     _prepare_path(args.db)
     store = Store.open(args.db, create=True)
-    host = env.host()
     stop = threading.Event()
     caught: list[int] = []
 

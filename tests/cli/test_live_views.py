@@ -15,6 +15,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -67,8 +68,11 @@ class Pty:
 
 def _controlling_tty() -> None:
     # after setsid (start_new_session): fd 0, the pty, becomes the controlling terminal, so ^C
-    # typed on it is SIGINT to the process group
+    # typed on it is SIGINT to the process group.  SIGINT is set back to its default: a harness
+    # that starts the tests in the background (``nohup ... &``) hands them SIGINT ignored, which
+    # exec keeps and which no terminal would do
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.fixture

@@ -15,6 +15,8 @@ from memsleuth.sources.node import parse_cpulist
 from memsleuth.sources.numa_maps import parse_numa_maps
 from tests.conftest import HOSTS, IS_ROOT, SYSTEM_PYTHON, CliResult
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
 ROOT = str(HOSTS / "numa-2node")
 KB = 1024
 
@@ -144,8 +146,13 @@ def test_live_process_spread_of_a_known_process() -> None:
 
 
 @pytest.mark.live
-def test_live_text_fits_80_columns(run_cli: Callable[..., CliResult]) -> None:
+def test_live_text_fits_80_columns(run_cli: Callable[..., CliResult],
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # on an 80-column terminal (piped output keeps every value whole, so lines may be longer)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setenv("COLUMNS", "80")
     res = run_cli("numa", "--explain")
+    res.out = ANSI.sub("", res.out)
     assert res.code == 0, res.err
     assert re.search(r"NUMA node0 CPU\(s\): \S+", res.out)
     assert max(len(line) for line in res.out.splitlines()) <= 80
